@@ -1,0 +1,1 @@
+"""Tests that need root (loop devices, mounts); marked ``root``."""
