@@ -1,0 +1,1 @@
+"""UEFI data structures: pure codecs for variables, load options and device paths."""
