@@ -1,0 +1,1 @@
+"""Pure parsers for on-disk boot formats: bytes or text in, frozen dataclasses out."""
