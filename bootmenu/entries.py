@@ -1,0 +1,691 @@
+"""Turn filesystems into boot entries.
+
+For every :class:`~bootmenu.fs.Volume` this module finds the boot configurations a real machine
+carries (BLS type 1 entries, UKIs, grub.cfg, syslinux/extlinux, the EFI removable path, Windows
+Boot Manager, Haiku's EFI loader), hands their text or bytes to the pure parsers in
+``bootmenu.formats`` and ``efi``, validates every file an entry names, and returns the entries in
+menu order.  A problem with one entry is data attached to that entry; nothing here stops a scan.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from bootmenu import arch
+from bootmenu.errors import FormatError, PathError
+from bootmenu.formats import bls, grubcfg, grubenv, osrelease, syslinux
+from bootmenu.fs import MAX_IMAGE_SIZE, Volume, VolumeReader, normalize
+from bootmenu.model import BootEntry, ImageInfo, Kind, Module, Source
+from bootmenu.validate import INITRD_HEAD, inspect_image
+from efi import loaders, pe, uki
+
+log = logging.getLogger(__name__)
+
+ESP_TYPE = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
+BLS_DIRS = ("/loader/entries", "/boot/loader/entries")
+LOADER_CONF = ("/loader/loader.conf", "/boot/loader/loader.conf")
+GRUBENV_PATHS = ("/grub2/grubenv", "/boot/grub2/grubenv", "/grub/grubenv", "/boot/grub/grubenv")
+GRUB_CFG_PATHS = (
+    "/boot/grub/grub.cfg",
+    "/grub/grub.cfg",
+    "/boot/grub2/grub.cfg",
+    "/grub2/grub.cfg",
+)
+SYSLINUX_PATHS = (
+    "/extlinux/extlinux.conf",
+    "/boot/extlinux/extlinux.conf",
+    "/syslinux/syslinux.cfg",
+    "/boot/syslinux/syslinux.cfg",
+    "/isolinux/isolinux.cfg",
+    "/boot/isolinux/isolinux.cfg",
+    "/syslinux.cfg",
+    "/extlinux.conf",
+)
+UKI_DIR = "/EFI/Linux"
+WINDOWS_LOADER = "/EFI/Microsoft/Boot/bootmgfw.efi"
+# How many .efi files under \EFI\<vendor>\ are opened to look for loaders recognised by content.
+MAX_EFI_FILES = 64
+KERNEL_PREFIXES = ("vmlinuz-", "vmlinux-", "bzImage-", "kernel-", "linux-")
+
+
+@dataclass(frozen=True)
+class DiskBootConfig:
+    """What one boot configuration on a disk says about the menu (its own timeout and default).
+
+    bootmenu's own configuration decides first; these apply where it sets nothing.
+    """
+
+    volume: str
+    source: Source
+    origin: str
+    timeout: float | None
+    default_id: str | None
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    entries: tuple[BootEntry, ...]
+    disk_configs: tuple[DiskBootConfig, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class VolumeScan:
+    """Entries of one volume before validation, plus what its configurations say."""
+
+    volume: str
+    entries: list[BootEntry] = field(default_factory=list)
+    configs: list[DiskBootConfig] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    # Identity keys of the entries the volume's configurations name as their default, and
+    # whether a configuration named it (True) or it is only the first entry (False).
+    defaults: list[tuple[int, bool]] = field(default_factory=list)
+
+    def add(self, entries: Sequence[BootEntry], default: BootEntry | None, explicit: bool) -> None:
+        """Append one configuration's entries, remembering which of them is its default."""
+        start = len(self.entries)
+        self.entries.extend(entries)
+        if default is not None:
+            position = next(i for i, e in enumerate(entries) if e is default)
+            self.defaults.append((start + position, explicit))
+
+
+def _version_from_kernel(path: str | None) -> str | None:
+    if not path:
+        return None
+    base = posixpath.basename(path)
+    for prefix in KERNEL_PREFIXES:
+        if base.startswith(prefix) and len(base) > len(prefix):
+            return base[len(prefix) :]
+    return None
+
+
+def _identity(entry: BootEntry) -> tuple[str, ...]:
+    """Two entries that boot the same files the same way are one entry in the menu."""
+    modules = tuple(f"{m.path} {m.cmdline}" for m in entry.modules)
+    return (
+        entry.kind.value,
+        entry.root,
+        entry.kernel.casefold(),
+        *entry.initrd,
+        entry.cmdline,
+        *modules,
+    )
+
+
+class _GrubFiles:
+    """grub's view of the filesystems: device tokens are volume names."""
+
+    def __init__(self, readers: dict[str, VolumeReader], volumes: Sequence[Volume]):
+        self._readers = readers
+        self._volumes = volumes
+
+    def _reader(self, device: str | None) -> VolumeReader | None:
+        return self._readers.get(device or "")
+
+    def read(self, device: str | None, path: str) -> bytes | None:
+        reader = self._reader(device)
+        return reader.read_bytes(path) if reader else None
+
+    def exists(self, device: str | None, path: str) -> bool:
+        reader = self._reader(device)
+        return reader.exists(path) if reader else False
+
+    def listdir(self, device: str | None, path: str) -> Sequence[str] | None:
+        reader = self._reader(device)
+        if reader is None or not reader.is_dir(path):
+            return None
+        return reader.listdir(path)
+
+    def search(self, how: str, value: str) -> str | None:
+        for vol in self._volumes:
+            if how == "fs-uuid" and vol.uuid and vol.uuid.lower() == value.lower():
+                return vol.name
+            if how == "label" and vol.label == value:
+                return vol.name
+            if how == "file" and self._readers[vol.name].exists(value):
+                return vol.name
+        return None
+
+
+class Scanner:
+    """Find and validate the boot entries on a set of volumes."""
+
+    def __init__(
+        self,
+        volumes: Sequence[Volume],
+        *,
+        host_arch: str | None = None,
+        validate: bool = True,
+        efi_platform: bool = True,
+    ):
+        self.volumes = list(volumes)
+        self.host = host_arch or arch.host()
+        self.validate = validate
+        self.efi_platform = efi_platform
+        self.readers = {v.name: VolumeReader(v) for v in self.volumes}
+        self._image_cache: dict[tuple[str, str, str], ImageInfo | str] = {}
+
+    # -- public ------------------------------------------------------------------------------
+
+    def scan(self) -> ScanResult:
+        return assemble([self.scan_volume(vol) for vol in self.volumes])
+
+    def scan_volume(self, vol: Volume) -> VolumeScan:
+        """Entries of one volume, validated (the slow part: kernels and initrds are read).
+
+        Volumes can be scanned concurrently; :func:`assemble` puts the results together.
+        """
+        out = VolumeScan(volume=vol.name)
+        for step in (self._scan_bls_and_uki, self._scan_grub, self._scan_syslinux, self._scan_esp):
+            try:
+                step(vol, out)
+            except (FormatError, PathError, OSError) as e:
+                out.warnings.append(f"{vol.name}: {e}")
+        if self.validate:
+            out.entries = [self._validated(e) for e in out.entries]
+        return out
+
+    # -- BLS type 1 and type 2 ---------------------------------------------------------------
+
+    def _grub_variables(self, reader: VolumeReader) -> dict[str, str]:
+        candidates = list(GRUBENV_PATHS)
+        candidates += [f"/EFI/{d}/grubenv" for d in reader.listdir("/EFI")]
+        for path in candidates:
+            data = reader.read_bytes(path)
+            if data is None:
+                continue
+            try:
+                return grubenv.parse_grubenv(data)
+            except FormatError as e:
+                log.warning("%s%s: %s", reader.volume.name, path, e)
+        return {}
+
+    def _scan_bls_and_uki(self, vol: Volume, out: VolumeScan) -> None:
+        reader = self.readers[vol.name]
+        found: list[tuple[BootEntry, bls.SortFields]] = []
+        variables: dict[str, str] | None = None
+        seen_dirs: set[str] = set()
+        for directory in BLS_DIRS:
+            if not reader.is_dir(directory):
+                continue
+            real = str(reader.resolve(directory))
+            if real in seen_dirs:
+                continue
+            seen_dirs.add(real)
+            if variables is None:
+                variables = self._grub_variables(reader)
+            for name in reader.listdir(directory):
+                if not name.lower().endswith(".conf"):
+                    continue
+                found.append(self._bls_entry(vol, reader, f"{directory}/{name}", name, variables))
+        if reader.is_dir(UKI_DIR):
+            for name in reader.listdir(UKI_DIR):
+                if name.lower().endswith(".efi") and not name.startswith("."):
+                    found.append(self._uki_entry(vol, reader, f"{UKI_DIR}/{name}", name))
+        if not found:
+            return
+        ordered = [e for e, _ in bls.sort_entries(found, key=lambda pair: pair[1])]
+        conf_text = next((t for t in map(reader.read_text, LOADER_CONF) if t is not None), None)
+        pattern = None
+        timeout: float | None = None
+        origin = f"{vol.name}{LOADER_CONF[0]}"
+        if conf_text is not None:
+            conf = bls.parse_loader_conf(conf_text)
+            pattern, timeout = conf.default, conf.timeout
+            out.warnings.extend(f"{origin}: {p}" for p in conf.problems)
+        chosen = None
+        if pattern:
+            chosen_id = bls.match_default(pattern, [e.id for e in ordered])
+            chosen = next((e for e in ordered if e.id == chosen_id), None)
+        explicit = chosen is not None
+        if chosen is None:
+            # systemd-boot's rule: without a (matching) default, the first bootable entry.
+            chosen = next((e for e in ordered if e.tries_left != 0), ordered[0])
+        out.add(ordered, chosen, explicit)
+        out.configs.append(DiskBootConfig(vol.name, Source.BLS, origin, timeout, chosen.id))
+
+    def _bls_entry(
+        self, vol: Volume, reader: VolumeReader, path: str, name: str, variables: dict[str, str]
+    ) -> tuple[BootEntry, bls.SortFields]:
+        text = reader.read_text(path)
+        try:
+            if text is None:
+                raise FormatError(f"{path}: cannot be read")
+            e = bls.parse_entry(name, text, variables)
+        except FormatError as err:
+            ident, left, done = bls.parse_counting(name)
+            entry = BootEntry(
+                id=ident, title=name, kind=Kind.LINUX, source=Source.BLS, root=vol.name,
+                kernel="", origin=path, config_root=vol.name, tries_left=left, tries_done=done,
+                problems=(str(err),),
+            )  # fmt: skip
+            return entry, bls.SortFields(ident, None, None, None, left, done)
+        problems = list(e.problems)
+        if e.architecture and not arch.can_run(e.architecture, self.host, efi=e.efi is not None):
+            problems.append(f"the entry is for {e.architecture}, but this machine is {self.host}")
+        kind = Kind.LINUX if e.linux else Kind.EFI
+        kernel = e.linux or e.efi or ""
+        if not kernel:
+            problems.append("the entry names neither a 'linux' nor an 'efi' program")
+        title = e.title or e.id.removesuffix(".conf")
+        entry = BootEntry(
+            id=e.id,
+            title=title,
+            kind=kind,
+            source=Source.BLS,
+            root=vol.name,
+            kernel=normalize(kernel) if kernel else "",
+            initrd=tuple(normalize(i) for i in e.initrd),
+            cmdline=e.options,
+            version=e.version,
+            tries_left=e.tries_left,
+            tries_done=e.tries_done,
+            architecture=e.architecture,
+            problems=tuple(problems),
+            origin=path,
+            config_root=vol.name,
+            devicetree=normalize(e.devicetree) if e.devicetree else None,
+            sort_key=e.sort_key,
+            machine_id=e.machine_id,
+        )
+        fields = bls.SortFields(
+            e.id, e.sort_key, e.machine_id, e.version, e.tries_left, e.tries_done
+        )
+        return entry, fields
+
+    def _uki_entry(
+        self, vol: Volume, reader: VolumeReader, path: str, name: str
+    ) -> tuple[BootEntry, bls.SortFields]:
+        ident, left, done = bls.parse_counting(name)
+        base = BootEntry(
+            id=ident, title=ident.removesuffix(".efi"), kind=Kind.UKI, source=Source.UKI,
+            root=vol.name, kernel=path, tries_left=left, tries_done=done, origin=path,
+            config_root=vol.name,
+        )  # fmt: skip
+        try:
+            data = reader.read(path)
+            image = uki.parse_uki(data)
+        except (PathError, FormatError) as err:
+            entry = replace(base, problems=(str(err),))
+            return entry, bls.SortFields(ident, None, None, None, left, done)
+        title, version, sort_key = base.title, None, None
+        problems = list(image.problems)
+        if image.osrel is not None:
+            try:
+                osrel = osrelease.parse_os_release(image.osrel)
+                title, version, sort_key = osrelease.uki_fields(osrel, ident)
+            except FormatError as err:
+                problems.append(f".osrel: {err}")
+        if version is None and image.uname:
+            version = image.uname
+        self._image_cache[(vol.name, path, Kind.UKI.value)] = inspect_image(
+            data, expect=Kind.UKI.value, host_arch=self.host
+        )
+        entry = replace(
+            base,
+            title=title,
+            version=version,
+            cmdline=(image.cmdline or "").strip(),
+            sort_key=sort_key,
+            problems=tuple(problems),
+        )
+        return entry, bls.SortFields(ident, sort_key, None, version, left, done)
+
+    # -- grub ----------------------------------------------------------------------------------
+
+    def _scan_grub(self, vol: Volume, out: VolumeScan) -> None:
+        reader = self.readers[vol.name]
+        seen: set[str] = set()
+        for path in GRUB_CFG_PATHS:
+            if not reader.is_file(path):
+                continue
+            real = str(reader.resolve(path))
+            if real in seen:
+                continue
+            seen.add(real)
+            text = reader.read_text(path)
+            if text is None:
+                continue
+            files = _GrubFiles(self.readers, self.volumes)
+            config = grubcfg.interpret(
+                text,
+                files,
+                config_path=path,
+                root=vol.name,
+                platform="efi" if self.efi_platform else "pc",
+            )
+            origin = f"{vol.name}{path}"
+            out.warnings.extend(f"{origin}: {w}" for w in config.warnings)
+            converted = [(g, self._grub_entry(vol, path, g)) for g in config.entries]
+            default = next((e for g, e in converted if g is config.default), None)
+            out.add([e for _, e in converted], default, True)
+            out.configs.append(
+                DiskBootConfig(
+                    vol.name,
+                    Source.GRUB,
+                    origin,
+                    None if config.timeout is None else float(config.timeout),
+                    default.id if default else None,
+                )
+            )
+
+    def _grub_entry(self, vol: Volume, path: str, g: grubcfg.GrubEntry) -> BootEntry:
+        problems = list(g.problems)
+        root = g.root or vol.name
+        if root not in self.readers:
+            problems.append(
+                f"the files are on grub device ({root}), "
+                "which bootmenu cannot match to a filesystem"
+            )
+        kind = Kind.LINUX
+        kernel = g.kernel or ""
+        multiboot_version = None
+        if g.kind in ("multiboot", "multiboot2"):
+            kind = Kind.MULTIBOOT
+            multiboot_version = 2 if g.kind == "multiboot2" else 1
+        elif g.kind == "chainloader":
+            kind = Kind.EFI
+            kernel = g.chainloader or ""
+            if kernel.startswith("+") or not kernel:
+                problems.append(
+                    "the entry chain-loads a BIOS boot sector, which cannot be started from Linux"
+                )
+                kernel = ""
+        elif g.kind != "linux":
+            problems.append("the entry loads no kernel (it only runs grub commands)")
+        ident = "grub:" + (g.bls_id or g.id or ">".join(g.path))
+        return BootEntry(
+            id=ident,
+            title=" > ".join(g.path) if len(g.path) > 1 else g.title,
+            kind=kind,
+            source=Source.GRUB,
+            root=root,
+            kernel=normalize(kernel) if kernel else "",
+            initrd=tuple(normalize(i) for i in g.initrd),
+            cmdline=g.cmdline,
+            modules=tuple(Module(normalize(m.path), m.cmdline) for m in g.modules),
+            version=_version_from_kernel(kernel),
+            problems=tuple(problems),
+            origin=path,
+            config_root=vol.name,
+            multiboot=multiboot_version,
+        )
+
+    # -- syslinux ------------------------------------------------------------------------------
+
+    def _scan_syslinux(self, vol: Volume, out: VolumeScan) -> None:
+        reader = self.readers[vol.name]
+        for path in SYSLINUX_PATHS:
+            text = reader.read_text(path)
+            if text is None:
+                continue
+            config = syslinux.parse(text, path, reader.read_text)
+            origin = f"{vol.name}{path}"
+            out.warnings.extend(f"{origin}: {w}" for w in config.warnings)
+            converted = [(lab, self._syslinux_entry(vol, path, lab)) for lab in config.labels]
+            converted = [(lab, e) for lab, e in converted if not lab.hidden]
+            default = next((e for lab, e in converted if lab.name == config.default), None)
+            if default is None:
+                default = next((e for lab, e in converted if lab.menu_default), None)
+            explicit = default is not None
+            if default is None and converted:
+                default = converted[0][1]
+            out.add([e for _, e in converted], default, explicit)
+            out.configs.append(
+                DiskBootConfig(
+                    vol.name,
+                    Source.SYSLINUX,
+                    origin,
+                    config.timeout,
+                    default.id if default else None,
+                )
+            )
+            return  # the first configuration found is the one the loader reads
+
+    def _syslinux_entry(self, vol: Volume, path: str, lab: syslinux.SyslinuxLabel) -> BootEntry:
+        problems = list(lab.problems)
+        kind = Kind.LINUX
+        kernel = lab.kernel or ""
+        modules = lab.modules
+        mb_version = None
+        if lab.kernel_type == "multiboot":
+            # mboot.c32: the parser gives the Multiboot kernel (xen.gz) as the kernel, its
+            # arguments as append, and the files after each '---' as modules.
+            kind = Kind.MULTIBOOT
+            mb_version = 1
+            cmdline = lab.append
+            if not kernel:
+                problems.append("mboot.c32 is given no kernel")
+        else:
+            cmdline = lab.append
+            if lab.kernel_type != "linux":
+                what = {
+                    "localboot": "boots the local disk through the BIOS",
+                    "com32": f"runs the syslinux module {lab.kernel}",
+                    "chain": "chain-loads another boot sector",
+                }.get(lab.kernel_type, f"is of syslinux type '{lab.kernel_type}'")
+                problems.append(f"the entry {what}, which cannot be started from Linux")
+        return BootEntry(
+            id=f"syslinux:{lab.name}",
+            title=lab.menu_label or lab.name,
+            kind=kind,
+            source=Source.SYSLINUX,
+            root=vol.name,
+            kernel=normalize(kernel) if kernel else "",
+            initrd=tuple(normalize(i) for i in lab.initrd),
+            cmdline=cmdline,
+            modules=tuple(Module(normalize(m.path), m.cmdline) for m in modules),
+            version=_version_from_kernel(kernel),
+            problems=tuple(problems),
+            origin=path,
+            config_root=vol.name,
+            multiboot=mb_version,
+        )
+
+    # -- EFI loaders on an ESP ----------------------------------------------------------------
+
+    def _is_esp(self, vol: Volume, reader: VolumeReader) -> bool:
+        if vol.parttype == ESP_TYPE:
+            return True
+        return reader.is_dir("/EFI") and (vol.fstype in (None, "vfat", "msdos"))
+
+    def _scan_esp(self, vol: Volume, out: VolumeScan) -> None:
+        reader = self.readers[vol.name]
+        if not self._is_esp(vol, reader):
+            return
+        candidates: list[str] = []
+        for name in reader.listdir("/EFI/BOOT"):
+            if name.lower().startswith("boot") and name.lower().endswith(".efi"):
+                candidates.append(f"/EFI/BOOT/{name}")
+        if reader.is_file(WINDOWS_LOADER):
+            candidates.append(WINDOWS_LOADER)
+        for vendor in reader.listdir("/EFI"):
+            if vendor.lower() in ("boot", "linux", "microsoft") or not reader.is_dir(
+                f"/EFI/{vendor}"
+            ):
+                continue
+            for name in reader.listdir(f"/EFI/{vendor}"):
+                if name.lower().endswith(".efi"):
+                    candidates.append(f"/EFI/{vendor}/{name}")
+        befs_nearby = any((v.fstype or "") == "befs" for v in self.volumes)
+        for path in candidates[:MAX_EFI_FILES]:
+            entry = self._efi_entry(vol, reader, path, befs_nearby)
+            if entry is not None:
+                out.entries.append(entry)
+
+    def _efi_entry(
+        self, vol: Volume, reader: VolumeReader, path: str, befs_nearby: bool
+    ) -> BootEntry | None:
+        removable = path.upper().startswith("/EFI/BOOT/")
+        is_windows_path = path.lower() == WINDOWS_LOADER.lower()
+        identity: str | None = None
+        problems: list[str] = []
+        try:
+            data = reader.read(path)
+            identity = loaders.identify(data, pe.parse_pe(data))
+        except (PathError, FormatError) as err:
+            problems.append(str(err))
+        real = str(reader.resolve(path)) if reader.exists(path) else path
+        shown = "/" + real.removeprefix(str(vol.path)).lstrip("/") if real != path else path
+        if identity == "haiku" or (removable and identity is None and befs_nearby):
+            source, title = Source.HAIKU, "Haiku"
+            if identity is None:
+                title = "Haiku (loader not recognised; a BFS partition is present)"
+        elif identity == "windows-boot-manager" or is_windows_path:
+            source, title = Source.WINDOWS, "Windows Boot Manager"
+            if removable:
+                title += " (removable path)"
+        elif removable:
+            source = Source.EFI_REMOVABLE
+            title = f"EFI removable path ({identity})" if identity else "EFI removable path"
+        else:
+            return None  # other vendors' loaders are reached through firmware boot entries
+        key = {Source.HAIKU: "haiku", Source.WINDOWS: "windows"}.get(source, "efi")
+        return BootEntry(
+            id=f"{key}:{shown.lower()}",
+            title=title,
+            kind=Kind.EFI,
+            source=source,
+            root=vol.name,
+            kernel=shown,
+            problems=tuple(problems),
+            origin=shown,
+            config_root=vol.name,
+        )
+
+    # -- validation ----------------------------------------------------------------------------
+
+    def _inspect(self, root: str, path: str, expect: str) -> ImageInfo | str:
+        """Validate one file; a str is a problem sentence about the path itself."""
+        key = (root, path, expect)
+        if key in self._image_cache:
+            return self._image_cache[key]
+        reader = self.readers.get(root)
+        result: ImageInfo | str
+        if reader is None:
+            result = f"{path}: the filesystem {root} is not available"
+        else:
+            try:
+                if expect == "initrd":
+                    data, total = reader.read_head(path, INITRD_HEAD)
+                    result = inspect_image(
+                        data, total_size=total, expect=expect, host_arch=self.host
+                    )
+                else:
+                    data = reader.read(path, limit=MAX_IMAGE_SIZE)
+                    result = inspect_image(data, expect=expect, host_arch=self.host)
+            except PathError as e:
+                result = str(e)
+        self._image_cache[key] = result
+        return result
+
+    def _validated(self, entry: BootEntry) -> BootEntry:
+        if entry.problems or not entry.kernel:
+            return entry
+        problems: list[str] = []
+        info = self._inspect(entry.root, entry.kernel, entry.kind.value)
+        architecture = entry.architecture
+        if isinstance(info, str):
+            problems.append(info)
+        else:
+            problems.extend(f"{entry.kernel}: {p}" for p in info.problems)
+            architecture = architecture or info.architecture
+        for path in entry.initrd:
+            rd = self._inspect(entry.root, path, "initrd")
+            if isinstance(rd, str):
+                problems.append(rd)
+            else:
+                problems.extend(f"{path}: {p}" for p in rd.problems)
+        reader = self.readers.get(entry.root)
+        extra = [m.path for m in entry.modules] + ([entry.devicetree] if entry.devicetree else [])
+        for path in extra:
+            if reader is not None:
+                try:
+                    reader.size(path)
+                except PathError as e:
+                    problems.append(str(e))
+        return replace(entry, problems=tuple(problems), architecture=architecture)
+
+
+def assemble(scans: Sequence[VolumeScan]) -> ScanResult:
+    """Put per-volume scans together in menu order: remove duplicates, make ids unique, mark
+    the one default."""
+    entries: list[BootEntry] = []
+    configs: list[DiskBootConfig] = []
+    warnings: list[str] = []
+    # (rank, position): explicit defaults first, in scan order; then implicit ones.
+    candidates: list[tuple[int, int]] = []
+    for found in scans:
+        for index, explicit in found.defaults:
+            candidates.append((0 if explicit else 1, len(entries) + index))
+        entries.extend(found.entries)
+        configs.extend(found.configs)
+        warnings.extend(found.warnings)
+    kept, moved = _dedupe(entries)
+    default = None
+    for _, position in sorted(candidates):
+        default = moved[position]
+        break
+    final = [replace(e, default=(i == default)) for i, e in enumerate(kept)]
+    return ScanResult(tuple(_unique_ids(final)), tuple(configs), tuple(warnings))
+
+
+def _config_key(entry: BootEntry) -> tuple[str, ...]:
+    """Which configuration an entry came from: all BLS/UKI entries of a volume are one menu."""
+    if entry.source in (Source.BLS, Source.UKI):
+        return ("bls", entry.config_root or entry.root)
+    return (entry.source.value, entry.config_root or entry.root, entry.origin or "")
+
+
+def _dedupe(entries: Sequence[BootEntry]) -> tuple[list[BootEntry], list[int]]:
+    """Drop an entry that another configuration already listed with the same files and command
+    line (Fedora's grub ``blscfg`` repeats the BLS entries; Debian's ESP grub.cfg only points at
+    the one in /boot).  Entries of one configuration are all kept, even when they are alike.
+
+    Returns the kept entries and, for every input position, the kept entry's position that
+    stands for it (so a default named by a dropped duplicate moves to the one kept)."""
+    first: dict[tuple[str, ...], tuple[int, tuple[str, ...]]] = {}
+    kept: list[BootEntry] = []
+    moved: list[int] = []
+    for e in entries:
+        key = _identity(e)
+        if e.kernel and key in first and first[key][1] != _config_key(e):
+            moved.append(first[key][0])
+            continue
+        first.setdefault(key, (len(kept), _config_key(e)))
+        moved.append(len(kept))
+        kept.append(e)
+    return kept, moved
+
+
+def _unique_ids(entries: list[BootEntry]) -> list[BootEntry]:
+    seen: dict[str, int] = {}
+    out = []
+    for e in entries:
+        if e.id in seen:
+            seen[e.id] += 1
+            candidate = f"{e.id}@{e.root}"
+            if candidate in seen:
+                candidate = f"{candidate}#{seen[e.id]}"
+            seen[candidate] = 1
+            out.append(replace(e, id=candidate))
+        else:
+            seen[e.id] = 1
+            out.append(e)
+    return out
+
+
+def scan(
+    volumes: Sequence[Volume],
+    *,
+    host_arch: str | None = None,
+    validate: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> ScanResult:
+    """Scan ``volumes`` in order and return their entries in menu order."""
+    del progress  # reserved for the discovery layer
+    return Scanner(volumes, host_arch=host_arch, validate=validate).scan()

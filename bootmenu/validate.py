@@ -1,0 +1,162 @@
+"""Image validation: what a file is, and whether this machine can boot it.
+
+The byte-level work is done by the pure validators (``efi.pe``, ``bootmenu.formats.bzimage``,
+``…elf``, ``…multiboot``, ``…initrd``); this module picks the right ones by the file's magic
+numbers, merges their findings and adds what only the running machine knows (its architecture).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bootmenu import arch
+from bootmenu.errors import FormatError
+from bootmenu.formats import bzimage, elf, initrd, multiboot
+from bootmenu.model import ImageInfo, Kind
+from efi import pe
+
+ELF_MAGIC = b"\x7fELF"
+MZ_MAGIC = b"MZ"
+# How much of an initrd is read to recognise its parts (early microcode cpio + compressed cpio).
+INITRD_HEAD = 8 * 1024 * 1024
+
+_KIND_WORDS = {
+    Kind.LINUX.value: "a Linux kernel",
+    Kind.UKI.value: "a unified kernel image (UKI)",
+    Kind.MULTIBOOT.value: "a Multiboot kernel",
+    Kind.EFI.value: "an EFI application",
+    "initrd": "an initrd",
+}
+
+
+def _describe(info: ImageInfo) -> str:
+    if info.kind in _KIND_WORDS:
+        return _KIND_WORDS[info.kind]
+    if info.format == "elf":
+        return "an ELF file without a Multiboot header"
+    if info.format == "pe":
+        return "a PE file"
+    return "not a format bootmenu knows"
+
+
+def _merge(base: ImageInfo, extra: ImageInfo, *, key: str) -> ImageInfo:
+    details: dict[str, Any] = dict(base.details)
+    details[key] = dict(extra.details)
+    return ImageInfo(
+        format=base.format,
+        kind=base.kind,
+        architecture=base.architecture or extra.architecture,
+        signed=base.signed if base.signed is not None else extra.signed,
+        problems=base.problems + tuple(p for p in extra.problems if p not in base.problems),
+        details=details,
+    )
+
+
+def _identify(data: bytes, total_size: int) -> ImageInfo:
+    """Recognise an image from its bytes (the whole file, or for initrds its head)."""
+    if not data:
+        return ImageInfo(
+            format="empty", kind=None, architecture=None, problems=("the file is empty",)
+        )
+    if data.startswith(MZ_MAGIC):
+        info = pe.inspect_pe(data)
+        if bzimage.has_setup_header(data):
+            # A Linux kernel with an EFI stub is both: boot protocol header and signed PE.
+            bz = bzimage.inspect_bzimage(data)
+            return _merge(
+                ImageInfo(
+                    format="bzimage",
+                    kind=info.kind if info.kind == Kind.UKI.value else bz.kind,
+                    architecture=bz.architecture or info.architecture,
+                    signed=info.signed,
+                    problems=bz.problems,
+                    details=dict(bz.details),
+                ),
+                info,
+                key="pe",
+            )
+        return info
+    if bzimage.has_setup_header(data):
+        return bzimage.inspect_bzimage(data)
+    mb = multiboot.inspect_multiboot(data)
+    if data.startswith(ELF_MAGIC):
+        info = elf.inspect_elf(data)
+        return _merge(mb, info, key="elf") if mb is not None else info
+    if mb is not None:
+        return mb
+    rd = initrd.inspect_initrd(data, total_size)
+    if rd.details.get("segments"):
+        return rd
+    head = data[:8].hex(" ")
+    return ImageInfo(
+        format="unknown",
+        kind=None,
+        architecture=None,
+        problems=(f"not a kernel, EFI application or initrd bootmenu knows (starts with {head})",),
+    )
+
+
+def inspect_image(
+    data: bytes,
+    *,
+    total_size: int | None = None,
+    expect: str | None = None,
+    host_arch: str | None = None,
+) -> ImageInfo:
+    """Validate one image.
+
+    ``expect`` is the kind a boot entry needs (a :class:`Kind` value or ``"initrd"``); when the
+    file is something else that is a problem.  ``host_arch`` defaults to this machine's.  Never
+    raises: a file the parsers reject is reported with the parser's sentence as a problem.
+    """
+    size = len(data) if total_size is None else total_size
+    host = host_arch or arch.host()
+    try:
+        if expect == "initrd":
+            info = initrd.inspect_initrd(data, size)
+        else:
+            info = _identify(data, size)
+    except FormatError as e:
+        info = ImageInfo(format="invalid", kind=None, architecture=None, problems=(str(e),))
+    problems = list(info.problems)
+    if expect is not None and info.format not in ("invalid", "empty"):
+        if info.kind is None or not _kind_fits(expect, info.kind):
+            wanted = _KIND_WORDS.get(expect, expect)
+            problems.append(f"expected {wanted}, but the file is {_describe(info)}")
+    if info.architecture and info.kind != "initrd":
+        runs_as_efi = info.kind in (Kind.EFI.value, Kind.UKI.value) or expect == Kind.EFI.value
+        if not arch.can_run(info.architecture, host, efi=runs_as_efi):
+            problems.append(f"built for {info.architecture}, but this machine is {host}")
+    return ImageInfo(
+        format=info.format,
+        kind=info.kind,
+        architecture=info.architecture,
+        signed=info.signed,
+        problems=tuple(problems),
+        details=info.details,
+    )
+
+
+def _kind_fits(expect: str, kind: str) -> bool:
+    if expect == kind:
+        return True
+    # A UKI is also an EFI application (firmware can start it), and an EFI-stub kernel is both a
+    # Linux kernel and an EFI application.
+    if expect == Kind.EFI.value:
+        return kind in (Kind.UKI.value, Kind.LINUX.value)
+    return False
+
+
+def report_json(path: str, info: ImageInfo) -> Mapping[str, Any]:
+    """The JSON object documented for ``bootmenu inspect --json``."""
+    return {
+        "path": path,
+        "format": info.format,
+        "kind": info.kind,
+        "architecture": info.architecture,
+        "bootable": not info.problems,
+        "signed": info.signed,
+        "problems": list(info.problems),
+        "details": dict(info.details),
+    }

@@ -1,0 +1,124 @@
+"""The CLI contract: `bootmenu list` and `bootmenu inspect`, exit codes, JSON shape, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bootmenu.cli import main
+from tests.images import bzimage, initrd
+
+LIST_KEYS = {
+    "id", "title", "kind", "source", "root", "kernel", "initrd", "cmdline", "modules",
+    "version", "default", "tries_left", "tries_done", "architecture", "bootable", "problems",
+}  # fmt: skip
+INSPECT_KEYS = {
+    "path",
+    "format",
+    "kind",
+    "architecture",
+    "bootable",
+    "signed",
+    "problems",
+    "details",
+}
+
+
+@pytest.fixture
+def boot(tmp_path: Path) -> Path:
+    root = tmp_path / "boot"
+    (root / "loader" / "entries").mkdir(parents=True)
+    (root / "vmlinuz-6.6.0").write_bytes(bzimage("6.6.0"))
+    (root / "initrd-6.6.0").write_bytes(initrd())
+    (root / "loader" / "entries" / "linux.conf").write_text(
+        "title My Linux\nversion 6.6.0\nlinux /vmlinuz-6.6.0\ninitrd /initrd-6.6.0\n"
+        "options root=/dev/sda2 ro\n"
+    )
+    (root / "loader" / "entries" / "broken.conf").write_text("title Broken\nlinux /nope\n")
+    return root
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_list_json_contract(boot: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "list", "--root", str(boot), "--json")
+    assert code == 0
+    doc = json.loads(out)
+    entries = doc["entries"]
+    assert [e["id"] for e in entries] == ["linux.conf", "broken.conf"]
+    for e in entries:
+        assert LIST_KEYS <= set(e)
+    good, broken = entries
+    assert good["root"] == str(boot)
+    assert good["kernel"] == "/vmlinuz-6.6.0" and good["initrd"] == ["/initrd-6.6.0"]
+    assert good["cmdline"] == "root=/dev/sda2 ro"
+    assert good["bootable"] is True and good["default"] is True
+    assert broken["bootable"] is False and "no such file" in broken["problems"][0]
+
+
+def test_list_text_table(boot: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "list", "--root", str(boot))
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split()[:2] == ["KIND", "TITLE"]
+    assert lines[1].startswith("*") and "My Linux" in lines[1] and lines[1].endswith("ok")
+    assert "cannot boot: /nope: no such file" in lines[2]
+
+
+def test_list_missing_root_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "list", "--root", str(tmp_path / "nothing"))
+    assert code == 2 and "not a directory" in err
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "frobnicate")[0] == 2
+    assert run(capsys, "inspect")[0] == 2
+    assert run(capsys)[0] == 2
+
+
+def test_inspect_bootable_kernel(boot: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "inspect", str(boot / "vmlinuz-6.6.0"), "--json")
+    report = json.loads(out)
+    assert code == 0
+    assert set(report) == INSPECT_KEYS
+    assert (report["format"], report["kind"], report["architecture"]) == (
+        "bzimage",
+        "linux",
+        "x86_64",
+    )
+    assert report["bootable"] is True and report["problems"] == []
+
+
+def test_inspect_initrd(boot: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "inspect", str(boot / "initrd-6.6.0"), "--json")
+    assert code == 0 and json.loads(out)["kind"] == "initrd"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"\x00" * 100, b"MZ" + b"\xff" * 300, bzimage()[:700], b"\x7fELF" + b"\x02" * 60],
+    ids=["empty", "zeros", "broken-pe", "truncated-bzimage", "broken-elf"],
+)
+def test_inspect_bad_input_exit_1_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes
+) -> None:
+    path = tmp_path / "image"
+    path.write_bytes(content)
+    code, out, err = run(capsys, "inspect", str(path), "--json")
+    assert code == 1
+    report = json.loads(out)
+    assert report["bootable"] is False and report["problems"]
+    assert "Traceback" not in out + err
+
+
+def test_inspect_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "inspect", str(tmp_path / "missing"))
+    assert code == 1 and "no such file" in err
