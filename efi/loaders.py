@@ -42,6 +42,8 @@ HAIKU_MARKERS: Final = (b"Haiku Boot Loader", b"Select safe mode options")
 SHIM_MARKER: Final = b"UEFI SHIM\n$Version: "
 
 SYSTEMD_BOOT_MAGIC: Final = b"#### LoaderInfo: systemd-boot "
+# systemd's UKI stub (linuxx64.efi.stub) carries the same kind of .sdmagic text.
+SYSTEMD_STUB_MAGIC: Final = b"#### LoaderInfo: systemd-stub "
 SYSTEMD_BOOT_UTF16: Final = re.compile(re.escape("systemd-boot ".encode("utf-16-le")) + rb"[0-9]\0")
 
 MEMTEST_BANNER: Final = re.compile(rb"Memtest86\+ v[0-9]")
@@ -57,7 +59,7 @@ def identify(data: bytes, image: PeImage) -> str | None:
     """Name the loader in ``data`` (already parsed as ``image``), or None if unknown.
 
     One of ``windows-boot-manager``, ``haiku``, ``shim``, ``grub``, ``systemd-boot``, ``uki``,
-    ``linux``, ``memtest86+``, ``ipxe``.
+    ``systemd-stub`` (the UKI stub without a kernel), ``linux``, ``memtest86+``, ``ipxe``.
     """
     sbat = {entry.component for entry in parse_sbat(image.sbat or "")}
     if _is_windows_boot_manager(image):
@@ -72,6 +74,8 @@ def identify(data: bytes, image: PeImage) -> str | None:
         return "grub"
     if SYSTEMD_BOOT_MAGIC in data or SYSTEMD_BOOT_UTF16.search(data):
         return "systemd-boot"
+    if SYSTEMD_STUB_MAGIC in data:
+        return "systemd-stub"  # the stub alone: a UKI would have been recognised above
     # memtest86+ also carries a Linux boot header (it can be started like a kernel): test first.
     if "memtest86+" in sbat or MEMTEST_BANNER.search(data):
         return "memtest86+"

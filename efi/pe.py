@@ -482,6 +482,11 @@ def inspect_pe(data: bytes) -> ImageInfo:
         kind = "linux"
     else:
         kind = "efi"
+        if details["loader"] == "systemd-stub":
+            problems.append(
+                "this is systemd's UKI stub without a kernel (.linux section): on its own it "
+                "boots nothing"
+            )
     return ImageInfo(
         format="pe",
         kind=kind,

@@ -25,6 +25,9 @@ HEADER_MAGIC = b"HdrS"
 HEADER_MAGIC_OFFSET = 0x202
 BOOT_FLAG = 0xAA55
 DEFAULT_SETUP_SECTS = 4  # "If this field is 0, the real value is 4."
+# syssize counts 16-byte paragraphs rounded up, so a complete file may be up to 15 bytes
+# shorter than setup + syssize * 16 (Debian's memtest86+x64.bin is 8 bytes shorter).
+SYSSIZE_SLACK = 15
 
 # loadflags
 LOADED_HIGH = 1 << 0
@@ -267,7 +270,7 @@ def _problems(data: bytes, header: SetupHeader) -> list[str]:
             f"the kernel file is truncated: it is {len(data)} bytes long but its setup code "
             f"alone takes {header.setup_size} bytes"
         )
-    elif header.syssize and len(data) < header.setup_size + header.kernel_size:
+    elif header.syssize and len(data) + SYSSIZE_SLACK < header.setup_size + header.kernel_size:
         problems.append(
             f"the kernel file is truncated: it is {len(data)} bytes long but its header "
             f"says {header.setup_size + header.kernel_size} bytes"

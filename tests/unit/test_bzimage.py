@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import struct
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -16,6 +15,7 @@ from hypothesis import strategies as st
 
 from bootmenu.errors import FormatError
 from bootmenu.formats.bzimage import has_setup_header, inspect_bzimage, parse_setup_header
+from tests.debian import debian_file, kernel_package
 
 # A Debian kernel's version string, as `file` shows it.
 DEBIAN_VERSION = (
@@ -268,19 +268,14 @@ def test_arbitrary_header_after_magic(prefix: bytes, rest: bytes) -> None:
     assert all(isinstance(problem, str) for problem in info.problems)
 
 
-HOST_KERNELS = sorted(Path("/boot").glob("vmlinuz-*"))
-
-
-@pytest.mark.skipif(not HOST_KERNELS, reason="no /boot/vmlinuz-* on this machine")
-@pytest.mark.parametrize("path", HOST_KERNELS, ids=lambda p: p.name)
-def test_host_kernel(path: Path) -> None:
-    try:
-        data = path.read_bytes()
-    except PermissionError:
-        pytest.skip(f"{path} is not readable")
-    if not has_setup_header(data):
-        pytest.skip(f"{path} is not an x86 bzImage")
-    info = inspect_bzimage(data)
+@pytest.mark.debian
+def test_debian_kernel() -> None:
+    """The kernel Debian ships: a complete 64-bit bzImage kexec_file_load accepts."""
+    path = debian_file(kernel_package(), "boot/vmlinuz-*")
+    info = inspect_bzimage(path.read_bytes())
     assert info.problems == ()
-    release = path.name.removeprefix("vmlinuz-")
-    assert info.details["release"] == release
+    assert info.architecture == "x86_64"
+    assert info.details["kexec_file_load"] is True
+    assert info.details["release"] == path.name.removeprefix("vmlinuz-")
+    truncated = inspect_bzimage(path.read_bytes()[: len(path.read_bytes()) // 2])
+    assert any("truncated" in p for p in truncated.problems)

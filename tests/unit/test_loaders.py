@@ -116,7 +116,7 @@ ALL = {
         ("grub-unsigned", "grub"),
         ("grub-ia32", "grub"),
         ("systemd-boot", "systemd-boot"),
-        ("systemd-stub", None),  # a stub without .linux boots nothing
+        ("systemd-stub", "systemd-stub"),  # a stub without .linux boots nothing
         ("memtest-x64", "memtest86+"),
         ("memtest-ia32", "memtest86+"),
         ("ipxe", "ipxe"),
