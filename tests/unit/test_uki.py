@@ -218,7 +218,7 @@ def test_debian_stub_alone_is_not_a_uki(systemd_stub_bytes: bytes) -> None:
     result = uki.parse_uki(systemd_stub_bytes)
     assert result.problems == ("not a UKI: no .linux section",)
     assert result.sections == (".sbat",)
-    assert loaders.identify(systemd_stub_bytes, pe.parse_pe(systemd_stub_bytes)) is None
+    assert loaders.identify(systemd_stub_bytes, pe.parse_pe(systemd_stub_bytes)) == "systemd-stub"
 
 
 @pytest.mark.debian
