@@ -7,6 +7,7 @@ numbers, merges their findings and adds what only the running machine knows (its
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,9 @@ from bootmenu.model import ImageInfo, Kind
 from efi import pe
 
 ELF_MAGIC = b"\x7fELF"
+GZIP_MAGIC = b"\x1f\x8b"
+# A gzip-compressed kernel (Debian's /boot/xen-*.gz) is unpacked up to this size to look inside.
+MAX_UNPACKED_KERNEL = 64 * 1024 * 1024
 MZ_MAGIC = b"MZ"
 # How much of an initrd is read to recognise its parts (early microcode cpio + compressed cpio).
 INITRD_HEAD = 8 * 1024 * 1024
@@ -53,6 +57,16 @@ def _merge(base: ImageInfo, extra: ImageInfo, *, key: str) -> ImageInfo:
     )
 
 
+def _gunzip(data: bytes) -> bytes | None:
+    """The unpacked contents of a gzip file, or None when it is not one (or unpacks too big)."""
+    unpacker = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        inner = unpacker.decompress(data, MAX_UNPACKED_KERNEL)
+    except zlib.error:
+        return None
+    return None if unpacker.unconsumed_tail else inner
+
+
 def _identify(data: bytes, total_size: int) -> ImageInfo:
     """Recognise an image from its bytes (the whole file, or for initrds its head)."""
     if not data:
@@ -79,6 +93,21 @@ def _identify(data: bytes, total_size: int) -> ImageInfo:
         return info
     if bzimage.has_setup_header(data):
         return bzimage.inspect_bzimage(data)
+    if data.startswith(GZIP_MAGIC):
+        inner = _gunzip(data)
+        if inner is not None and (
+            inner.startswith(ELF_MAGIC) or multiboot.inspect_multiboot(inner) is not None
+        ):
+            # kexec-tools unpacks gzip-compressed kernels itself (Xen ships as xen-*.gz).
+            info = _identify(inner, len(inner))
+            return ImageInfo(
+                format=info.format,
+                kind=info.kind,
+                architecture=info.architecture,
+                signed=info.signed,
+                problems=info.problems,
+                details={**info.details, "compression": "gzip"},
+            )
     mb = multiboot.inspect_multiboot(data)
     if data.startswith(ELF_MAGIC):
         info = elf.inspect_elf(data)

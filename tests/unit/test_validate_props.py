@@ -40,3 +40,14 @@ def test_mutated_images_never_raise(name: str, flips: list[tuple[int, int]], cut
     expect = "initrd" if name == "initrd" else "linux"
     info = inspect_image(bytes(data[:cut]), expect=expect, host_arch="x86_64")
     assert isinstance(info.problems, tuple)
+
+
+def test_gzip_compressed_multiboot_kernel_is_looked_into(mb_kernels: dict[int, bytes]) -> None:
+    """Xen ships as xen-*.gz; kexec-tools unpacks it, so validation must look inside."""
+    import gzip
+
+    info = inspect_image(gzip.compress(mb_kernels[2]), expect="multiboot", host_arch="x86_64")
+    assert (info.kind, info.format, info.problems) == ("multiboot", "multiboot2", ())
+    assert info.details["compression"] == "gzip"
+    broken = inspect_image(gzip.compress(b"\x00" * 4096), expect="multiboot", host_arch="x86_64")
+    assert broken.problems
