@@ -15,11 +15,12 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from bootmenu import __version__
-from bootmenu.entries import ScanResult, scan
-from bootmenu.errors import BootmenuError, PathError, UsageError
+from bootmenu import config as settings
+from bootmenu.core import Attempt, Core
+from bootmenu.errors import BootmenuError, ConfigError, HandoffError, PathError, UsageError
 from bootmenu.fs import read_host_file
+from bootmenu.handoff import Plan
 from bootmenu.model import BootEntry
-from bootmenu.roots import volume_for_directory
 from bootmenu.validate import inspect_image, report_json
 
 log = logging.getLogger("bootmenu")
@@ -34,6 +35,37 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+def _scan_options(p: argparse.ArgumentParser, *, boots: bool) -> None:
+    p.add_argument(
+        "--root",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="treat DIR as a mounted filesystem to scan (repeatable); without it, discover devices",
+    )
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        default=settings.SYSTEM_FILE,
+        help=f"bootmenu's settings file (default {settings.SYSTEM_FILE})",
+    )
+    p.add_argument(
+        "--set",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        dest="settings",
+        help="override a setting (repeatable; see the settings below)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    if boots:
+        p.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="do everything except loading and starting the kernel; print the plan",
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="bootmenu",
@@ -44,14 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p_list = sub.add_parser("list", help="list the boot entries found")
-    p_list.add_argument(
-        "--root",
-        metavar="DIR",
-        action="append",
-        default=[],
-        help="treat DIR as a mounted filesystem to scan (repeatable)",
-    )
-    p_list.add_argument("--json", action="store_true", help="print JSON")
+    _scan_options(p_list, boots=False)
     p_list.add_argument(
         "--no-validate", action="store_true", help="do not open kernels and initrds"
     )
@@ -59,21 +84,27 @@ def build_parser() -> argparse.ArgumentParser:
     p_inspect = sub.add_parser("inspect", help="validate one kernel, EFI application or initrd")
     p_inspect.add_argument("path", metavar="PATH")
     p_inspect.add_argument("--json", action="store_true", help="print JSON")
+
+    p_boot = sub.add_parser("boot", help="boot one entry by its id")
+    p_boot.add_argument("id", metavar="ID")
+    _scan_options(p_boot, boots=True)
+
+    p_auto = sub.add_parser("autoboot", help="decide what to boot by configuration and boot it")
+    _scan_options(p_auto, boots=True)
+    for p in (parser, p_list, p_boot, p_auto):
+        settings.add_help_epilog(p)
     return parser
 
 
-def _scan_roots(roots: Sequence[str], *, validate: bool) -> ScanResult:
-    if not roots:
-        raise UsageError(
-            "bootmenu list: device discovery is not available yet; name filesystems with --root DIR"
-        )
-    volumes = []
-    for root in roots:
-        volume = volume_for_directory(root)
-        if not volume.path.is_dir():
-            raise UsageError(f"bootmenu: --root {root}: not a directory")
-        volumes.append(volume)
-    return scan(volumes, validate=validate)
+def _core(args: argparse.Namespace) -> Core:
+    options = dict(settings.parse_assignment(text) for text in args.settings)
+    return Core(
+        roots=args.root,
+        config_file=args.config,
+        options=options,
+        dry_run=getattr(args, "dry_run", False),
+        validate=not getattr(args, "no_validate", False),
+    )
 
 
 def _table(entries: Sequence[BootEntry]) -> str:
@@ -96,20 +127,82 @@ def _table(entries: Sequence[BootEntry]) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    result = _scan_roots(args.root, validate=not args.no_validate)
+    core = _core(args)
+    try:
+        view = core.start()
+    finally:
+        core.close()
     if args.json:
-        doc: dict[str, Any] = {"entries": [e.to_json() for e in result.entries]}
-        if result.warnings:
-            doc["warnings"] = list(result.warnings)
+        doc: dict[str, Any] = {"entries": [e.to_json() for e in view.entries]}
+        if view.warnings:
+            doc["warnings"] = list(view.warnings)
         print(json.dumps(doc, indent=2))
         return EXIT_OK
-    for warning in result.warnings:
+    for warning in view.warnings:
         log.warning("%s", warning)
-    if not result.entries:
+    if not view.entries:
         print("No boot entries found.")
         return EXIT_OK
-    print(_table(result.entries))
+    print(_table(view.entries))
     return EXIT_OK
+
+
+def _print_plan(args: argparse.Namespace, plan: Plan, reason: str) -> None:
+    doc = plan.to_json()
+    doc["method_reason"] = doc.get("reason")
+    doc["reason"] = reason
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return
+    print(f"would boot: {plan.entry.title} ({plan.entry.id})")
+    print(f"  why: {reason}")
+    print(f"  method: {doc['method']} ({doc['method_reason']})")
+    for segment in plan.segments:
+        print(f"  {segment.what}: {segment.source} ({segment.size} bytes)")
+    print(f"  command line: {plan.cmdline}")
+
+
+def _report(attempt: Attempt) -> None:
+    entry = attempt.entry
+    if attempt.error is not None:
+        log.warning("autoboot: %s (%s) failed: %s", entry.title, entry.id, attempt.error)
+    else:
+        log.info("autoboot: loading %s (%s)", entry.title, entry.id)
+
+
+def cmd_boot(args: argparse.Namespace) -> int:
+    core = _core(args)
+    try:
+        core.start()
+        entry = core.find(args.id)
+        if not entry.bootable:
+            raise HandoffError(f"{entry.title} cannot boot: {'; '.join(entry.problems)}")
+        plan = core.boot([entry], report=_report)
+        _print_plan(args, plan, f"'{entry.title}' ({entry.id}): chosen on the command line")
+        return EXIT_OK
+    finally:
+        core.close()
+
+
+def cmd_autoboot(args: argparse.Namespace) -> int:
+    core = _core(args)
+    try:
+        view = core.start()
+        for warning in view.warnings:
+            log.warning("%s", warning)
+        decision = core.decide()
+        log.info("autoboot: %s", decision.reason)
+        if decision.entry is None:
+            raise HandoffError(f"nothing to boot: {decision.reason}")
+        core.consume_oneshot()
+        plan = core.boot([decision.entry, *decision.fallbacks], report=_report)
+        reason = decision.reason
+        if plan.entry != decision.entry:
+            reason += f"; it failed to load, so the fallback '{plan.entry.title}' was used"
+        _print_plan(args, plan, reason)
+        return EXIT_OK
+    finally:
+        core.close()
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -139,23 +232,33 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return EXIT_OK if report["bootable"] else EXIT_ERROR
 
 
-COMMANDS = {"list": cmd_list, "inspect": cmd_inspect}
+COMMANDS = {"list": cmd_list, "inspect": cmd_inspect, "boot": cmd_boot, "autoboot": cmd_autoboot}
+
+
+def _setup_logging(debug: bool) -> None:
+    """bootmenu's messages go to standard error, one line each (the console, in the initramfs)."""
+    logger = logging.getLogger("bootmenu")
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("bootmenu: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if debug else logging.INFO)
+    logger.propagate = False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO,
-        format="bootmenu: %(message)s",
-        stream=sys.stderr,
-    )
+    _setup_logging(debug)
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
-            raise UsageError("bootmenu: a command is required (list, inspect); see --help")
+            raise UsageError(
+                "bootmenu: a command is required (list, inspect, boot, autoboot); see --help"
+            )
         return COMMANDS[args.command](args)
-    except UsageError as e:
+    except (UsageError, ConfigError) as e:
         print(str(e), file=sys.stderr)
         return EXIT_USAGE
     except BootmenuError as e:

@@ -122,3 +122,79 @@ def test_inspect_bad_input_exit_1_without_traceback(
 def test_inspect_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "inspect", str(tmp_path / "missing"))
     assert code == 1 and "no such file" in err
+
+
+def write_config(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "bootmenu.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_autoboot_dry_run_json_plan(
+    boot: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, 'default = "My*"\n')
+    code, out, err = run(
+        capsys, "autoboot", "--root", str(boot), "--config", config, "--dry-run", "--json"
+    )
+    assert code == 0, err
+    plan = json.loads(out)
+    assert plan["entry"]["id"] == "linux.conf"
+    assert plan["method"] in ("kexec_file_load", "kexec_load")
+    assert plan["kernel"].endswith(":/vmlinuz-6.6.0")
+    assert plan["cmdline"] == "root=/dev/sda2 ro"
+    assert "default 'My*'" in plan["reason"] and config in plan["reason"]
+    assert "autoboot:" in err  # each decision logged in one line
+
+
+def test_autoboot_never_picks_the_broken_entry(
+    boot: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, 'default = "Broken"\n')
+    code, out, _ = run(
+        capsys, "autoboot", "--root", str(boot), "--config", config, "--dry-run", "--json"
+    )
+    assert code == 0
+    plan = json.loads(out)
+    assert plan["entry"]["id"] == "linux.conf"
+    assert "cannot boot" in plan["reason"] and "no such file" in plan["reason"]
+
+
+def test_once_on_command_line_option(boot: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (boot / "loader" / "entries" / "other.conf").write_text(
+        "title Other\nlinux /vmlinuz-6.6.0\noptions root=/dev/other\n"
+    )
+    code, out, _ = run(
+        capsys, "autoboot", "--root", str(boot), "--config", "/nonexistent.toml",
+        "--set", "once=other", "--dry-run", "--json",
+    )  # fmt: skip
+    assert code == 0
+    assert json.loads(out)["cmdline"] == "root=/dev/other"
+
+
+def test_bad_config_file_never_blocks_booting(
+    boot: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, "timeout = [this is not toml\n")
+    code, out, err = run(
+        capsys, "autoboot", "--root", str(boot), "--config", config, "--dry-run", "--json"
+    )
+    assert code == 0
+    assert json.loads(out)["entry"]["id"] == "linux.conf"
+    assert config in err  # the warning names the file
+
+
+def test_boot_by_id_and_unknown_id(boot: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "boot", "linux.conf", "--root", str(boot), "--dry-run", "--json")
+    assert code == 0 and json.loads(out)["entry"]["id"] == "linux.conf"
+    code, _, err = run(capsys, "boot", "nope", "--root", str(boot), "--dry-run")
+    assert code == 2 and "no entry with id 'nope'" in err
+    code, _, err = run(capsys, "boot", "broken.conf", "--root", str(boot), "--dry-run")
+    assert code == 1 and "cannot boot" in err
+
+
+def test_bad_setting_on_command_line_is_a_usage_error(
+    boot: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "autoboot", "--root", str(boot), "--set", "timeout=soon")
+    assert code == 2 and "timeout" in err
