@@ -109,7 +109,8 @@ class Core:
             text = VolumeReader(vol).read_text(settings.DISK_FILE)
             if text is None:
                 continue
-            origin = settings.disk_origin(vol.partuuid and f"PARTUUID={vol.partuuid}" or vol.name)
+            device = f"PARTUUID={vol.partuuid}" if vol.partuuid else vol.name
+            origin = settings.disk_origin(device)
             self.config, found = self._load_config(disk_text=text, disk_origin=origin)
             self.warnings.extend(found)
             return

@@ -54,8 +54,8 @@ def fedora_boot(tmp_path: Path) -> Volume:
         root,
         "/grub2/grub.cfg",
         "set pager=1\n"
-        'if [ -f ${config_directory}/grubenv ]; then\n  load_env -f ${config_directory}/grubenv\n'
-        'elif [ -s $prefix/grubenv ]; then\n  load_env\nfi\n'
+        "if [ -f ${config_directory}/grubenv ]; then\n  load_env -f ${config_directory}/grubenv\n"
+        "elif [ -s $prefix/grubenv ]; then\n  load_env\nfi\n"
         'if [ "${next_entry}" ] ; then\n   set default="${next_entry}"\n   set next_entry=\n'
         '   save_env next_entry\n   set boot_once=true\nelse\n   set default="${saved_entry}"\nfi\n'
         "set timeout=5\n"
@@ -102,7 +102,7 @@ def debian(tmp_path: Path) -> tuple[Volume, Volume]:
     write(
         boot,
         "/grub/grub.cfg",
-        "set default=\"0\"\nset timeout=5\n"
+        'set default="0"\nset timeout=5\n'
         "function load_video {\n  insmod all_video\n}\n"
         "menuentry 'Debian GNU/Linux' --class debian --class gnu-linux --class os "
         f"$menuentry_id_option 'gnulinux-simple-{BOOT_UUID}' {{\n"
@@ -216,7 +216,7 @@ def test_loader_conf_default_glob(tmp_path: Path) -> None:
     write(root, "/loader/entries/arch-fallback.conf", "title Fallback\nlinux /vmlinuz\n")
     result = scan([Volume(name="esp", path=root, fstype="vfat")], host_arch="x86_64")
     assert [e.id for e in result.entries if e.default] == ["arch-lts.conf"]
-    bls_conf = [c for c in result.disk_configs if c.source is Source.BLS][0]
+    bls_conf = next(c for c in result.disk_configs if c.source is Source.BLS)
     assert bls_conf.timeout == 3
 
 
@@ -254,7 +254,7 @@ def test_syslinux_multiboot_entry(tmp_path: Path) -> None:
     assert xen.default
     # xen.gz here is not a Multiboot kernel: validation must say so
     assert not xen.bootable
-    syslinux_conf = [c for c in result.disk_configs if c.source is Source.SYSLINUX][0]
+    syslinux_conf = next(c for c in result.disk_configs if c.source is Source.SYSLINUX)
     assert syslinux_conf.timeout == 5.0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pefile  # type: ignore[import-untyped]
+import pefile
 import pytest
 
 from bootmenu.cli import main
