@@ -132,8 +132,19 @@ def cmd_list(args: argparse.Namespace) -> int:
         view = core.start()
     finally:
         core.close()
+    unusable = [d for d in view.devices if d.state.value not in ("usable", "skipped")]
     if args.json:
         doc: dict[str, Any] = {"entries": [e.to_json() for e in view.entries]}
+        if view.devices:
+            doc["devices"] = [
+                {
+                    "device": d.devnode,
+                    "state": d.state.value,
+                    "fstype": d.fstype,
+                    "reason": d.reason,
+                }
+                for d in view.devices
+            ]
         if view.warnings:
             doc["warnings"] = list(view.warnings)
         print(json.dumps(doc, indent=2))
@@ -142,8 +153,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         log.warning("%s", warning)
     if not view.entries:
         print("No boot entries found.")
-        return EXIT_OK
-    print(_table(view.entries))
+    else:
+        print(_table(view.entries))
+    for device in unusable:
+        print(f"{device.devnode}: {device.state.value}: {device.reason or device.fstype or ''}")
     return EXIT_OK
 
 

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bootmenu import config as settings
 from bootmenu import efivars, handoff
@@ -22,6 +22,10 @@ from bootmenu.errors import BootmenuError, HandoffError, UsageError
 from bootmenu.fs import Volume, VolumeReader
 from bootmenu.model import BootEntry
 from bootmenu.roots import volume_for_directory
+
+if TYPE_CHECKING:
+    from bootmenu.discover import Device, Discovery, Snapshot
+    from bootmenu.mounts import Mounter
 
 log = logging.getLogger("bootmenu")
 
@@ -37,6 +41,8 @@ class View:
     warnings: tuple[str, ...]
     scanning: frozenset[str] = frozenset()
     generation: int = 0
+    # Block devices discovery saw (empty with --root), including those it cannot use.
+    devices: tuple[Device, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,8 +85,9 @@ class Core:
         self.warnings.extend(found)
         self._volumes: dict[str, Volume] = {}
         self._result = ScanResult(())
-        self._discovery: object | None = None
-        self._mounter: object | None = None
+        self._snapshot: Snapshot | None = None
+        self._discovery: Discovery | None = None
+        self._mounter: Mounter | None = None
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -148,20 +155,25 @@ class Core:
         discovery.wait_idle(float(self.config.wait_timeout))
         self._take(discovery.snapshot())
 
-    def _take(self, snapshot: Any) -> None:
+    def _take(self, snapshot: Snapshot) -> None:
+        self._snapshot = snapshot
         self._result = ScanResult(snapshot.entries, snapshot.disk_configs, snapshot.warnings)
         self._volumes = {v.name: v for v in snapshot.volumes}
 
-    def _discovered(self, snapshot: Any) -> None:
+    def _discovered(self, snapshot: Snapshot) -> None:
         self._take(snapshot)
         if self.on_change is not None:
             self.on_change(self.view())
 
     def view(self) -> View:
+        snap = self._snapshot
         return View(
             self._result.entries,
             self._result.disk_configs,
             tuple(self.warnings) + self._result.warnings,
+            scanning=snap.scanning if snap else frozenset(),
+            generation=snap.generation if snap else 0,
+            devices=snap.devices if snap else (),
         )
 
     def find(self, ident: str) -> BootEntry:
@@ -242,4 +254,7 @@ class Core:
         """Stop discovery and unmount everything (also called right before the jump)."""
         discovery, self._discovery = self._discovery, None
         if discovery is not None:
-            discovery.stop()  # type: ignore[attr-defined]
+            discovery.stop(unmount=True)
+        mounter, self._mounter = self._mounter, None
+        if mounter is not None:
+            mounter.unmount_all()

@@ -1,0 +1,1015 @@
+"""Finding the disks and filesystems of the machine, and the boot entries on them.
+
+The only module that talks to udev (pyudev). Three parts:
+
+- :func:`classify` (pure) turns a block device's udev properties into a :class:`Device` with a
+  :class:`DeviceState`: ``usable`` (a filesystem bootmenu mounts), ``locked`` (encrypted),
+  ``unsupported`` (LVM, RAID and ZFS members…), ``skipped`` (swap, empty, a partitioned whole
+  disk, loop/zram/RAM disks…), ``unknown`` (a filesystem bootmenu cannot read) and ``failed``
+  (mounting or scanning it went wrong; set by :class:`Discovery`, never by :func:`classify`).
+- :func:`parse_mountinfo` and :func:`natural_key` (pure helpers).
+- :class:`Discovery` enumerates block devices, follows udev's add/change/remove events, mounts
+  usable filesystems read-only through a :class:`~bootmenu.mounts.Mounter`, scans each with
+  :class:`~bootmenu.entries.Scanner` in its own thread and publishes immutable
+  :class:`Snapshot` objects.
+
+Decisions worth knowing:
+
+- A filesystem that is already mounted somewhere on the system (a developer machine's ``/`` or
+  ``/boot``, found in ``/proc/self/mountinfo`` by major:minor or by source device) is read
+  through that mount and never mounted a second time: mounting it again would share its live
+  superblock, and setting BLKROSET under a mounted read-write filesystem is not ours to do.
+  bootmenu only reads there (on a read-write mount the kernel may still update access times;
+  the system that mounted it owns that filesystem). In the initramfs nothing is mounted yet.
+- The whole disk is never mounted when it has partitions; a disk with a filesystem and no
+  partitions (a "superfloppy" stick, an ISO image on a loop device) is.
+- Every device is worked on by at most one thread at a time (mount, scan, unmount); events
+  only record what the device looks like now and wake that thread. Scans run with at most
+  ``max_workers`` at once. A device whose mount and scan take longer than ``device_timeout`` is
+  reported as failed and its thread is abandoned (a daemon thread: a disk stuck in the kernel
+  must not keep bootmenu from exiting, which ``concurrent.futures`` workers would, as they are
+  joined at interpreter exit). Its result, should it ever come, is thrown away.
+- grub configurations can name files on other filesystems (``search --fs-uuid``). When the set
+  of mounted filesystems changes, volumes whose scan found a grub configuration are scanned
+  again once the other scans are done; entries whose files are on a removed device disappear
+  at once.
+- Mounting and unmounting run on the devices' own threads, so one slow mount(2) does not hold
+  up the others; the Mounter is shared between them (its bookkeeping is single list appends
+  and removals, atomic in CPython), and no two threads ever work on the same device.
+- Device classification happens on one thread (the event thread), after the initial
+  enumeration; the monitor is listening before enumeration starts, so no event is lost.
+- A "change" event that leaves the device's description unchanged does nothing (udev sends one
+  whenever a program closes a device it wrote to); :meth:`Discovery.rescan` re-reads
+  everything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import re
+import select
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from bootmenu import syscalls
+from bootmenu.entries import DiskBootConfig, Scanner, VolumeScan, assemble
+from bootmenu.errors import DeviceError
+from bootmenu.fs import Volume
+from bootmenu.model import BootEntry, Source
+from bootmenu.mounts import Mounter, mount_options
+
+log = logging.getLogger(__name__)
+
+SECTOR = 512  # sysfs "size" is always in 512-byte units
+MOUNTINFO = Path("/proc/self/mountinfo")
+
+# MBR partition types of extended partitions (containers for logical partitions).
+EXTENDED_TYPES = frozenset({"0x5", "0xf", "0x85"})
+
+# Partitions that carry no filesystem by design, by GPT type GUID or MBR type.
+_NO_FS_PARTITIONS: Mapping[str, str] = {
+    "21686148-6449-6e6f-744e-656564454649": "a BIOS boot partition (it holds GRUB's core image, "
+    "no filesystem)",
+    "e3c9e316-0b5c-4db8-817d-f92df00215ae": "a Microsoft reserved partition (no filesystem)",
+    "0x82": "marked as Linux swap, but no swap signature was found",
+}
+
+# blkid types that are parts of something larger, with what to tell the user.
+_MEMBERS: Mapping[str, str] = {
+    "LVM2_member": "an LVM physical volume; its logical volumes appear once the volume group "
+    "is activated",
+    "linux_raid_member": "a member of a Linux software RAID (md) array; the assembled array "
+    "is scanned instead",
+    "zfs_member": "part of a ZFS pool, which bootmenu cannot read",
+    "mpath_member": "a path of a multipath device; the multipath device is scanned instead",
+    "bcache": "a bcache device; the assembled bcache device is scanned instead",
+    "ceph_bluestore": "a Ceph BlueStore device, which bootmenu cannot read",
+    "VMFS_volume_member": "part of a VMware VMFS volume, which bootmenu cannot read",
+    "drbd": "a DRBD device, which bootmenu cannot read directly",
+    "DM_integrity": "a dm-integrity device; the opened device is scanned instead",
+    "DM_verity_hash": "dm-verity hash data, not a filesystem",
+}
+
+_LOCKED: Mapping[str, str] = {
+    "crypto_LUKS": "encrypted with LUKS",
+    "BitLocker": "encrypted with BitLocker (a Windows volume)",
+}
+
+
+class DeviceKind(StrEnum):
+    DISK = "disk"
+    PARTITION = "partition"
+
+
+class DeviceState(StrEnum):
+    """What bootmenu does with a block device."""
+
+    USABLE = "usable"  # a filesystem bootmenu mounts and scans
+    LOCKED = "locked"  # encrypted (LUKS, BitLocker): shown as locked
+    UNSUPPORTED = "unsupported"  # part of a volume manager, RAID or pool
+    SKIPPED = "skipped"  # nothing to look at: swap, empty, partitioned disk, RAM disk…
+    UNKNOWN = "unknown"  # a filesystem type bootmenu cannot mount
+    FAILED = "failed"  # usable, but mounting or scanning it failed (reason says how)
+
+
+@dataclass(frozen=True)
+class Device:
+    """One block device as udev describes it, and what bootmenu makes of it."""
+
+    devnode: str
+    sys_path: str
+    # The whole disk this device is on: the parent disk of a partition, or the device itself.
+    disk: str
+    kind: DeviceKind
+    state: DeviceState
+    # A sentence saying why the device is not usable (None when it is).
+    reason: str | None = None
+    fstype: str | None = None
+    fsversion: str | None = None
+    uuid: str | None = None
+    label: str | None = None
+    partuuid: str | None = None
+    partlabel: str | None = None
+    # GPT type GUID in lower case, or the MBR type as blkid writes it ("0xef").
+    parttype: str | None = None
+    partnumber: int | None = None
+    # The partition table: "gpt" or "dos" (for a partition, the table it is in).
+    table: str | None = None
+    size: int | None = None  # bytes
+    removable: bool = False
+    bus: str | None = None  # ID_BUS: "ata", "scsi", "usb", "nvme"…
+    id_path: str | None = None  # ID_PATH: "pci-0000:00:1f.2-ata-1"
+    driver: str | None = None  # the driver of the nearest controller: "ahci", "nvme", "virtio_blk"
+    devnum: tuple[int, int] | None = None  # (major, minor)
+    # The file behind a loop device (for its partitions: behind their disk).
+    backing_file: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.devnode.removeprefix("/dev/")
+
+    def volume(self, path: Path) -> Volume:
+        """The :class:`Volume` for this device's filesystem, visible at ``path``."""
+        return Volume(
+            name=self.devnode,
+            path=path,
+            fstype=self.fstype,
+            uuid=self.uuid,
+            label=self.label,
+            partuuid=self.partuuid,
+            partlabel=self.partlabel,
+            parttype=self.parttype,
+        )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything discovery knows at one moment, in menu order."""
+
+    devices: tuple[Device, ...] = ()
+    entries: tuple[BootEntry, ...] = ()
+    disk_configs: tuple[DiskBootConfig, ...] = ()
+    warnings: tuple[str, ...] = ()
+    # Devnodes whose mount or scan has not finished yet.
+    scanning: frozenset[str] = frozenset()
+    generation: int = 0
+    # The filesystems the entries are on, by name (Volume.name is the devnode).
+    volumes: tuple[Volume, ...] = ()
+
+
+# --- pure helpers ------------------------------------------------------------------------------
+
+
+def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that puts ``/dev/loop2`` before ``/dev/loop10`` and ``sda`` before ``sdb``."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part
+    )
+
+
+def udev_decode(value: str) -> str:
+    """Undo udev's ``\\xNN`` encoding (``EFI\\x20System`` -> ``EFI System``)."""
+    if "\\x" not in value:
+        return value
+    raw = re.sub(
+        rb"\\x([0-9a-fA-F]{2})",
+        lambda m: bytes([int(m[1], 16)]),
+        value.encode("utf-8", "surrogateescape"),
+    )
+    return raw.decode("utf-8", "replace")
+
+
+def _int(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None
+
+
+def _nonempty(value: str | None) -> str | None:
+    return value if value else None
+
+
+def classify(
+    properties: Mapping[str, str],
+    *,
+    sys_path: str = "",
+    size: int | None = None,
+    removable: bool = False,
+    has_partitions: bool = False,
+    disk: str | None = None,
+    backing_file: str | None = None,
+    driver: str | None = None,
+) -> Device:
+    """Describe a block device from its udev properties (``udevadm info --query=property``)
+    and a few sysfs facts: ``size`` in bytes, ``removable`` (of its disk), ``has_partitions``
+    (a disk with partition devices), ``disk`` (the parent disk's devnode, for a partition),
+    ``backing_file`` (of a loop device, or of a loop partition's disk) and ``driver`` (of its
+    controller)."""
+    p = properties
+    name = p.get("DEVNAME", "") or os.path.basename(sys_path)
+    devnode = name if name.startswith("/") else f"/dev/{name}"
+    short = devnode.removeprefix("/dev/")
+    kind = DeviceKind.PARTITION if p.get("DEVTYPE") == "partition" else DeviceKind.DISK
+    fstype = _nonempty(p.get("ID_FS_TYPE"))
+    usage = p.get("ID_FS_USAGE", "")
+    parttype = _nonempty(p.get("ID_PART_ENTRY_TYPE", "").lower())
+    table = _nonempty(p.get("ID_PART_ENTRY_SCHEME") or p.get("ID_PART_TABLE_TYPE"))
+    label = p.get("ID_FS_LABEL_ENC") or p.get("ID_FS_LABEL")
+    partlabel = p.get("ID_PART_ENTRY_NAME")
+    major, minor = _int(p.get("MAJOR")), _int(p.get("MINOR"))
+    base = Device(
+        devnode=devnode,
+        sys_path=sys_path,
+        disk=disk or devnode,
+        kind=kind,
+        state=DeviceState.USABLE,
+        fstype=fstype,
+        fsversion=_nonempty(p.get("ID_FS_VERSION")),
+        uuid=_nonempty(p.get("ID_FS_UUID")),
+        label=_nonempty(udev_decode(label)) if label else None,
+        partuuid=_nonempty(p.get("ID_PART_ENTRY_UUID", "").lower()),
+        partlabel=_nonempty(udev_decode(partlabel)) if partlabel else None,
+        parttype=parttype,
+        partnumber=_int(p.get("ID_PART_ENTRY_NUMBER") or p.get("PARTN")),
+        table=table,
+        size=size,
+        removable=removable,
+        bus=_nonempty(p.get("ID_BUS")),
+        id_path=_nonempty(p.get("ID_PATH")),
+        driver=driver,
+        devnum=(major, minor) if major is not None and minor is not None else None,
+        backing_file=backing_file or None,
+    )
+
+    def verdict(state: DeviceState, reason: str | None = None) -> Device:
+        return replace(base, state=state, reason=reason)
+
+    skipped = DeviceState.SKIPPED
+    # Devices that are not disks at all.
+    if kind == DeviceKind.DISK:
+        if re.fullmatch(r"zram\d+", short):
+            return verdict(skipped, f"{short} is compressed memory (swap or scratch space)")
+        if re.fullmatch(r"ram\d+", short):
+            return verdict(skipped, f"{short} is a RAM disk")
+        if re.fullmatch(r"loop\d+", short) and not backing_file and not size:
+            return verdict(skipped, f"{short} is a loop device with no file attached")
+        if short.startswith("dm-"):
+            dm_name = p.get("DM_NAME", short)
+            if p.get("DM_SUSPENDED") == "1":
+                return verdict(skipped, f"the device-mapper device {dm_name} is suspended")
+            if p.get("DM_UDEV_DISABLE_OTHER_RULES_FLAG") == "1":
+                return verdict(
+                    skipped,
+                    f"the device-mapper device {dm_name} is internal to LVM or device-mapper "
+                    "and not meant to be read",
+                )
+    if size == 0:
+        return verdict(skipped, "the device is empty (no medium)")
+    if table == "dos" and parttype in EXTENDED_TYPES and kind == DeviceKind.PARTITION:
+        return verdict(skipped, "an extended partition (a container for logical partitions)")
+    if kind == DeviceKind.DISK and (has_partitions or (table and not fstype)):
+        return verdict(skipped, "the disk is partitioned; its partitions are listed on their own")
+    if fstype is None:
+        known = _NO_FS_PARTITIONS.get(parttype or "")
+        return verdict(skipped, known or "no filesystem was found on it")
+    if fstype == "swap":
+        return verdict(skipped, "swap space")
+    if fstype == "swsuspend":
+        return verdict(skipped, "swap space holding a hibernated system")
+    if usage == "crypto" or fstype in _LOCKED:
+        what = _LOCKED.get(fstype, f"encrypted ({fstype})")
+        if fstype == "crypto_LUKS" and base.fsversion:
+            what = f"encrypted with LUKS{base.fsversion}"
+        return verdict(DeviceState.LOCKED, what)
+    if fstype in _MEMBERS:
+        return verdict(DeviceState.UNSUPPORTED, _MEMBERS[fstype])
+    if usage == "raid" or fstype.endswith("_raid_member"):
+        return verdict(
+            DeviceState.UNSUPPORTED, f"a member of a RAID set ({fstype}), not a filesystem"
+        )
+    if usage == "other":
+        return verdict(DeviceState.UNSUPPORTED, f"{fstype} data, not a filesystem")
+    if mount_options(fstype) is None:
+        return verdict(DeviceState.UNKNOWN, f"bootmenu cannot read {fstype} filesystems")
+    return base
+
+
+@dataclass(frozen=True)
+class MountInfo:
+    """One line of ``/proc/self/mountinfo``."""
+
+    devnum: tuple[int, int]
+    root: str  # the directory of the filesystem that is mounted ("/" for all of it)
+    mountpoint: str
+    fstype: str
+    source: str
+
+
+def _unescape(field: str) -> str:
+    """mountinfo writes space, tab, newline and backslash as ``\\ooo``."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), field)
+
+
+def parse_mountinfo(text: str) -> tuple[MountInfo, ...]:
+    """The mounts listed in ``/proc/<pid>/mountinfo``; malformed lines are skipped."""
+    found = []
+    for line in text.splitlines():
+        left, sep, right = line.partition(" - ")
+        fields, tail = left.split(), right.split()
+        if not sep or len(fields) < 5 or len(tail) < 2:
+            continue
+        major, _, minor = fields[2].partition(":")
+        if not (major.isdigit() and minor.isdigit()):
+            continue
+        found.append(
+            MountInfo(
+                devnum=(int(major), int(minor)),
+                root=_unescape(fields[3]),
+                mountpoint=_unescape(fields[4]),
+                fstype=tail[0],
+                source=_unescape(tail[1]),
+            )
+        )
+    return tuple(found)
+
+
+def find_mount(
+    device: Device, mounts: Iterable[MountInfo], *, exclude: Path | None = None
+) -> MountInfo | None:
+    """Where ``device``'s whole filesystem is already mounted (not by us: mounts under
+    ``exclude`` are ignored), matching major:minor or, for btrfs whose mounts show an anonymous
+    device number, the source device; None when it is not mounted, or only a subdirectory."""
+    for m in mounts:
+        if m.root != "/":
+            continue
+        if exclude is not None and Path(m.mountpoint).is_relative_to(exclude):
+            continue
+        if (device.devnum is not None and m.devnum == device.devnum) or m.source == device.devnode:
+            return m
+    return None
+
+
+SPEC_PREFIXES = ("UUID=", "PARTUUID=", "LABEL=", "PARTLABEL=")
+
+
+def matches(spec: str, device: Device, *, links: Iterable[str] = ()) -> bool:
+    """Whether ``device`` is the one ``spec`` names: ``UUID=``, ``PARTUUID=``, ``LABEL=``,
+    ``PARTLABEL=`` or a device path (its devnode, or one of its udev ``links``)."""
+    key, sep, value = spec.partition("=")
+    if sep and f"{key}=" in SPEC_PREFIXES:
+        value = value.strip('"')
+        if key == "UUID":
+            return device.uuid is not None and device.uuid.lower() == value.lower()
+        if key == "PARTUUID":
+            return device.partuuid is not None and device.partuuid == value.lower()
+        if key == "LABEL":
+            return device.label == value
+        return device.partlabel == value
+    return spec == device.devnode or spec in links
+
+
+# --- Discovery ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Mounted:
+    volume: Volume
+    device: Device  # what the device looked like when it was mounted
+    ours: Path | None  # our mountpoint, None when the system had mounted it already
+    gone: bool = False  # the device was removed: never reuse this mount, even if it returns
+
+
+@dataclass
+class _Slot:
+    """Everything about one devnode (guarded by Discovery._lock)."""
+
+    device: Device
+    links: tuple[str, ...] = ()
+    present: bool = True
+    running: bool = False  # a runner thread owns the device (queued or working)
+    dirty: bool = False  # the runner must (re)do its work
+    stuck: threading.Thread | None = None  # an abandoned worker, still alive
+    mounted: _Mounted | None = None
+    scan: VolumeScan | None = None
+    problem: str | None = None  # why a usable device failed
+    rescan: bool = False  # rescan once the others are done (other volumes changed)
+
+
+@dataclass
+class _Outcome:
+    scan: VolumeScan | None = None
+    problem: str | None = None
+    volumes_changed: bool = False
+
+
+def _same_filesystem(a: Device, b: Device) -> bool:
+    return (a.fstype, a.uuid, a.size, a.sys_path) == (b.fstype, b.uuid, b.size, b.sys_path)
+
+
+def _uses_other_volumes(scan: VolumeScan) -> bool:
+    return any(c.source == Source.GRUB for c in scan.configs) or any(
+        e.root != scan.volume for e in scan.entries
+    )
+
+
+class Discovery:
+    """Finds block devices, mounts and scans them, and follows hot-plug events.
+
+    ``on_change`` is called with every new :class:`Snapshot`, from a background thread, in
+    generation order, outside the state lock; it should return quickly (hand the snapshot to
+    the UI) and must not call :meth:`stop`. ``include``, when given, decides which devices
+    discovery looks at at all (the others are left alone and not listed).
+    """
+
+    def __init__(
+        self,
+        *,
+        mounter: Mounter,
+        host_arch: str | None = None,
+        on_change: Callable[[Snapshot], None] | None = None,
+        max_workers: int = 4,
+        device_timeout: float = 20.0,
+        context: Any = None,
+        include: Callable[[Device], bool] | None = None,
+    ):
+        self.mounter = mounter
+        self.include = include
+        self.host_arch = host_arch
+        self.on_change = on_change
+        self.device_timeout = device_timeout
+        self._context = context
+        self._lock = threading.Condition(threading.Lock())
+        self._publish_lock = threading.Lock()
+        self._workers = threading.BoundedSemaphore(max(1, max_workers))
+        self._slots: dict[str, _Slot] = {}
+        self._snapshot = Snapshot()
+        self._generation = 0
+        self._warnings: list[str] = []
+        self._our_mounts: set[Path] = set()
+        self._stopping = False
+        self._started = False
+        self._monitor: Any = None
+        self._thread: threading.Thread | None = None
+        self._wake_r, self._wake_w = -1, -1
+        self._resync = False
+
+    # -- public ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Listen for udev events, enumerate the block devices and start mounting and scanning
+        them. Returns at once; follow progress through ``on_change`` or the wait methods."""
+        import pyudev
+
+        if self._started:
+            raise RuntimeError("Discovery.start() was called twice")
+        self._started = True
+        if self._context is None:
+            self._context = pyudev.Context()
+        self._check_udev()
+        try:
+            monitor = pyudev.Monitor.from_netlink(self._context)
+            monitor.filter_by("block")
+            with contextlib.suppress(OSError, ValueError):
+                monitor.set_receive_buffer_size(8 * 1024 * 1024)
+            monitor.start()  # listening from here on: events during enumeration are kept
+        except OSError as e:
+            raise DeviceError(f"cannot listen for udev events: {e.strerror or e}") from e
+        self._monitor = monitor
+        self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self._enumerate()
+        self._thread = threading.Thread(target=self._event_loop, name="udev-events", daemon=True)
+        self._thread.start()
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            return self._snapshot
+
+    def rescan(self) -> None:
+        """Enumerate the devices again (picking up anything missed) and scan every mounted
+        filesystem again."""
+        with self._lock:
+            self._resync = True
+            for slot in self._slots.values():
+                if slot.present and slot.mounted is not None:
+                    self._kick(slot)
+        self._wake()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no mount or scan is pending; False if that did not happen in time."""
+        with self._lock:
+            return self._lock.wait_for(self._idle, timeout)
+
+    def wait_for(self, specs: Sequence[str], timeout: float) -> list[str]:
+        """Wait until every spec (``UUID=…``, ``PARTUUID=…``, ``LABEL=…``, ``PARTLABEL=…`` or
+        ``/dev/…``) names a present device whose scan (if any) has finished. Returns the specs
+        still missing when ``timeout`` seconds have passed (an empty list: all found)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                missing = [s for s in specs if not self._found(s)]
+                remaining = deadline - time.monotonic()
+                if not missing or remaining <= 0:
+                    return missing
+                self._lock.wait(remaining)
+
+    def stop(self, *, unmount: bool = True) -> None:
+        """Stop following events, wait for running scans (each at most ``device_timeout``) and,
+        with ``unmount``, unmount every filesystem discovery mounted."""
+        with self._lock:
+            self._stopping = True
+            self._lock.notify_all()
+        self._wake()
+        if self._thread is not None:
+            self._thread.join()
+        with self._lock:
+            self._lock.wait_for(
+                lambda: not any(s.running for s in self._slots.values()),
+                self.device_timeout + 5,
+            )
+            mounts = sorted(self._our_mounts, reverse=True)
+        self._monitor = None
+        for fd in (self._wake_r, self._wake_w):
+            if fd >= 0:
+                os.close(fd)
+        self._wake_r = self._wake_w = -1
+        if unmount:
+            for mountpoint in mounts:
+                self._unmount(mountpoint)
+
+    # -- udev ------------------------------------------------------------------------------
+
+    def _check_udev(self) -> None:
+        run_path = getattr(self._context, "run_path", "/run/udev")
+        if not os.path.exists(os.path.join(run_path, "control")):
+            self._warnings.append(
+                "udev is not running: no disks can be discovered (start systemd-udevd and run "
+                "'udevadm trigger' first)"
+            )
+
+    def _wake(self) -> None:
+        if self._wake_w >= 0:
+            with contextlib.suppress(OSError):
+                os.write(self._wake_w, b"x")
+
+    def _event_loop(self) -> None:
+        poller = select.poll()
+        poller.register(self._monitor.fileno(), select.POLLIN)
+        poller.register(self._wake_r, select.POLLIN)
+        while True:
+            with self._lock:
+                if self._stopping:
+                    return
+                resync, self._resync = self._resync, False
+            if resync:
+                self._enumerate()
+            try:
+                ready = poller.poll(1000)
+            except InterruptedError:
+                continue
+            for fd, _ in ready:
+                if fd == self._wake_r:
+                    with contextlib.suppress(OSError):
+                        os.read(self._wake_r, 4096)
+                    continue
+                while True:
+                    try:
+                        event = self._monitor.poll(timeout=0)
+                    except OSError as e:
+                        # ENOBUFS: the kernel dropped events; read everything again.
+                        log.warning("udev monitor: %s; enumerating the devices again", e)
+                        with self._lock:
+                            self._resync = True
+                        break
+                    if event is None:
+                        break
+                    try:
+                        self._handle(event, event.action or "change")
+                    except Exception:  # one odd device must not end event handling
+                        log.exception("handling a udev event for %s", event.sys_path)
+
+    def _enumerate(self) -> None:
+        seen: set[str] = set()
+        try:
+            devices = list(self._context.list_devices(subsystem="block"))
+        except OSError as e:
+            log.warning("cannot enumerate block devices: %s", e)
+            return
+        # Disks first, so partitions can refer to what their disk looks like.
+        devices.sort(key=lambda d: (d.device_type == "partition", natural_key(d.sys_path)))
+        for udev_device in devices:
+            try:
+                if not udev_device.is_initialized:
+                    continue  # udev has not processed it yet; its "add" event will come
+                devnode = self._handle(udev_device, "add", publish=False)
+            except Exception:
+                log.exception("enumerating %s", getattr(udev_device, "sys_path", "?"))
+                continue
+            if devnode:
+                seen.add(devnode)
+        with self._lock:
+            gone = [n for n, s in self._slots.items() if s.present and n not in seen]
+        for devnode in gone:
+            self._removed(devnode, publish=False)
+        self._publish()
+
+    def _describe(self, udev_device: Any) -> tuple[Device, tuple[str, ...]] | None:
+        properties = {str(k): str(v) for k, v in udev_device.properties.items()}
+        if not properties.get("DEVNAME"):
+            return None
+
+        def attribute(dev: Any, name: str) -> str | None:
+            try:
+                value = dev.attributes.get(name)
+            except (OSError, KeyError, UnicodeDecodeError):
+                return None
+            if value is None:
+                return None
+            return bytes(value).decode("utf-8", "replace").strip()
+
+        kind = udev_device.device_type
+        parent = udev_device.find_parent("block", "disk") if kind == "partition" else None
+        disk_device = parent if parent is not None else udev_device
+        sectors = _int(attribute(udev_device, "size"))
+        has_partitions = False
+        if kind != "partition":
+            with contextlib.suppress(OSError):
+                has_partitions = any(c.device_type == "partition" for c in udev_device.children)
+        driver = None
+        with contextlib.suppress(OSError):
+            driver = next((a.driver for a in disk_device.ancestors if a.driver), None)
+        device = classify(
+            properties,
+            sys_path=str(udev_device.sys_path),
+            size=sectors * SECTOR if sectors is not None else None,
+            removable=attribute(disk_device, "removable") == "1",
+            has_partitions=has_partitions,
+            disk=parent.device_node if parent is not None else None,
+            backing_file=attribute(disk_device, "loop/backing_file"),
+            driver=driver,
+        )
+        return device, tuple(properties.get("DEVLINKS", "").split())
+
+    # -- state -----------------------------------------------------------------------------
+
+    def _handle(self, udev_device: Any, action: str, *, publish: bool = True) -> str | None:
+        """Record what a udev event says; returns the devnode."""
+        if action == "remove":
+            node = udev_device.properties.get("DEVNAME")
+            if node:
+                node = node if node.startswith("/") else f"/dev/{node}"
+                self._removed(node, publish=publish)
+            return None
+        described = self._describe(udev_device)
+        if described is None:
+            return None
+        device, links = described
+        if self.include is not None and not self.include(device):
+            self._removed(device.devnode, publish=publish)  # in case it was included before
+            return None
+        refresh_parent = None
+        with self._lock:
+            if self._stopping:
+                return device.devnode
+            slot = self._slots.get(device.devnode)
+            if slot is not None and slot.present and slot.device == device:
+                slot.links = links
+                return device.devnode  # nothing changed (a duplicate, or a write somewhere)
+            if slot is None:
+                slot = _Slot(device=device, links=links)
+                self._slots[device.devnode] = slot
+            else:  # changed, or back after a removal (its old mount may still be there)
+                slot.device, slot.links, slot.present = device, links, True
+                slot.scan, slot.problem = None, None
+            if device.state == DeviceState.USABLE or slot.mounted is not None:
+                self._kick(slot)
+            if device.kind == DeviceKind.PARTITION:
+                parent = self._slots.get(device.disk)
+                if parent is not None and parent.device.state == DeviceState.USABLE:
+                    refresh_parent = parent.device.sys_path
+        if publish:
+            self._publish()
+        if refresh_parent:
+            # A partition appeared on a disk that looked like one filesystem: look again.
+            import pyudev
+
+            with contextlib.suppress(Exception):
+                parent_device = pyudev.Devices.from_sys_path(self._context, refresh_parent)
+                self._handle(parent_device, "change", publish=publish)
+        return device.devnode
+
+    def _removed(self, devnode: str, *, publish: bool = True) -> None:
+        with self._lock:
+            slot = self._slots.get(devnode)
+            if slot is None or not slot.present:
+                return
+            slot.present = False
+            slot.scan, slot.problem = None, None
+            if slot.mounted is not None:
+                slot.mounted.gone = True
+                self._kick(slot)
+                self._volumes_changed(devnode)
+            elif not slot.running and slot.stuck is None:
+                del self._slots[devnode]
+        if publish:
+            self._publish()
+
+    def _kick(self, slot: _Slot) -> None:
+        """Have the device's runner (re)do its work (called with the lock held)."""
+        slot.dirty = True
+        slot.rescan = False
+        if slot.running or slot.stuck is not None or self._stopping:
+            return
+        slot.running = True
+        thread = threading.Thread(
+            target=self._runner, args=(slot.device.devnode,), name="discover", daemon=True
+        )
+        thread.start()
+
+    def _volumes_changed(self, changed: str) -> None:
+        """Mark scans that read other volumes for a rescan (lock held)."""
+        for name, slot in self._slots.items():
+            if name != changed and slot.scan is not None and _uses_other_volumes(slot.scan):
+                slot.rescan = True
+
+    def _idle(self) -> bool:
+        return not any(
+            s.running or (s.rescan and s.present and s.stuck is None) for s in self._slots.values()
+        )
+
+    def _found(self, spec: str) -> bool:
+        for slot in self._slots.values():
+            if slot.present and not slot.running and matches(spec, slot.device, links=slot.links):
+                return True
+        return False
+
+    # -- workers ---------------------------------------------------------------------------
+
+    def _runner(self, devnode: str) -> None:
+        try:
+            self._run_jobs(devnode)
+        finally:
+            self._publish()
+
+    def _run_jobs(self, devnode: str) -> None:
+        while True:
+            with self._lock:
+                slot = self._slots.get(devnode)
+                if slot is None:
+                    return
+                if not slot.dirty or self._stopping:
+                    self._finish(devnode, slot)
+                    return
+                slot.dirty = False
+            while not self._workers.acquire(timeout=0.5):
+                with self._lock:
+                    if self._stopping:
+                        self._finish(devnode, slot)
+                        return
+            outcome = _Outcome()
+            worker = threading.Thread(
+                target=self._work, args=(devnode, outcome), name=f"scan {devnode}", daemon=True
+            )
+            try:
+                worker.start()
+                worker.join(self.device_timeout)
+            finally:
+                self._workers.release()
+            with self._lock:
+                if worker.is_alive():
+                    slot.stuck = worker
+                    slot.scan = None
+                    slot.problem = (
+                        f"{devnode}: the device did not answer within "
+                        f"{self.device_timeout:g} s; its entries are left out"
+                    )
+                    log.warning("%s", slot.problem)
+                    self._finish(devnode, slot)
+                    return
+                if outcome.volumes_changed:
+                    self._volumes_changed(devnode)
+                if not slot.dirty:  # otherwise the result is already out of date
+                    slot.scan, slot.problem = outcome.scan, outcome.problem
+                    if not self._stopping:
+                        self._finish(devnode, slot)
+                        return
+            self._publish()
+
+    def _finish(self, devnode: str, slot: _Slot) -> None:
+        """The runner ends (lock held): forget a removed device, start pending rescans."""
+        slot.running = False
+        if not slot.present and slot.mounted is None and slot.stuck is None:
+            self._slots.pop(devnode, None)
+        if not any(s.running for s in self._slots.values()) and not self._stopping:
+            for other in self._slots.values():
+                if other.rescan and other.present and other.stuck is None:
+                    self._kick(other)
+        self._lock.notify_all()
+
+    def _work(self, devnode: str, outcome: _Outcome) -> None:
+        """Bring one device's mount in line with what it looks like now, and scan it."""
+        try:
+            self._reconcile(devnode, outcome)
+        except DeviceError as e:  # "/dev/sdb1: cannot mount vfat read-only: …"
+            outcome.problem = str(e)
+        except Exception as e:  # a bug must show as a failed device, not a silent thread
+            log.exception("scanning %s", devnode)
+            outcome.problem = f"{devnode}: scanning failed: {e}"
+        finally:
+            with self._lock:
+                slot = self._slots.get(devnode)
+                if slot is not None and slot.stuck is threading.current_thread():
+                    # Abandoned after a timeout, and now finished after all: its result is
+                    # stale, but the device may be worked on again.
+                    slot.stuck = None
+                    if slot.dirty or not slot.present:
+                        slot.running = False
+                        self._kick(slot)
+                    else:
+                        self._finish(devnode, slot)
+                    publish = True
+                else:
+                    publish = False
+            if publish:
+                self._publish()
+
+    def _reconcile(self, devnode: str, outcome: _Outcome) -> None:
+        with self._lock:
+            slot = self._slots[devnode]
+            want = slot.device if slot.present else None
+            mounted = slot.mounted
+        if mounted is not None and (
+            want is None
+            or mounted.gone
+            or want.state != DeviceState.USABLE
+            or not _same_filesystem(mounted.device, want)
+        ):
+            if mounted.ours is not None:
+                self._unmount(mounted.ours, gone=want is None)
+            with self._lock:
+                slot.mounted = None
+            outcome.volumes_changed = True
+            mounted = None
+        if want is None or want.state != DeviceState.USABLE:
+            return
+        if mounted is None:
+            mounted = self._mount(want)
+            with self._lock:
+                slot.mounted = mounted
+                if self._stopping and mounted.ours is not None:
+                    self._our_mounts.discard(mounted.ours)
+                    stopped = True
+                else:
+                    stopped = False
+            if stopped and mounted.ours is not None:
+                self._unmount(mounted.ours)
+                return
+            outcome.volumes_changed = True
+        with self._lock:
+            others = [
+                s
+                for s in self._slots.values()
+                if s.present and s.mounted is not None and s.stuck is None
+            ]
+            others.sort(key=lambda s: self._order(s.device.devnode))
+            volumes = [s.mounted.volume for s in others if s.mounted is not None]
+        if mounted.volume not in volumes:
+            volumes.append(mounted.volume)
+        scanner = Scanner(volumes, host_arch=self.host_arch)
+        outcome.scan = scanner.scan_volume(mounted.volume)
+
+    def _mount(self, device: Device) -> _Mounted:
+        try:
+            mounts = parse_mountinfo(MOUNTINFO.read_text())
+        except OSError:
+            mounts = ()
+        existing = find_mount(device, mounts, exclude=self.mounter.base)
+        if existing is not None:
+            log.info("%s is mounted on %s already; reading it there", device.devnode,
+                     existing.mountpoint)  # fmt: skip
+            return _Mounted(device.volume(Path(existing.mountpoint)), device, None)
+        assert device.fstype is not None
+        path = self.mounter.mount(device.devnode, device.fstype, name=device.name)
+        with self._lock:
+            self._our_mounts.add(path)
+        return _Mounted(device.volume(path), device, path)
+
+    def _unmount(self, mountpoint: Path, *, gone: bool = False) -> None:
+        """Unmount one of our filesystems; if that fails (a scan still reads it, or the device
+        vanished under it), detach it lazily: it is released when its last file is closed."""
+        with self._lock:
+            self._our_mounts.discard(mountpoint)
+        try:
+            self.mounter.unmount(mountpoint)
+            return
+        except DeviceError as e:
+            log.info("%s; detaching it lazily%s", e, " (the device is gone)" if gone else "")
+        try:
+            syscalls.umount(mountpoint, syscalls.MNT_DETACH)
+        except OSError as e:
+            if e.errno != errno.EINVAL:
+                log.warning("%s: cannot unmount: %s", mountpoint, e.strerror)
+
+    # -- snapshots -------------------------------------------------------------------------
+
+    def _order(self, devnode: str) -> tuple[Any, ...]:
+        slot = self._slots.get(devnode)
+        if slot is None:
+            return (natural_key(devnode), 0, natural_key(devnode))
+        d = slot.device
+        return (natural_key(d.disk), d.partnumber or 0, natural_key(d.devnode))
+
+    def _build(self) -> Snapshot:
+        """A new snapshot of the current state (lock held)."""
+        present = [s for s in self._slots.values() if s.present]
+        present.sort(key=lambda s: self._order(s.device.devnode))
+        devices = []
+        scans = []
+        problems = []
+        for slot in present:
+            device = slot.device
+            if slot.problem is not None:
+                device = replace(device, state=DeviceState.FAILED, reason=slot.problem)
+                problems.append(slot.problem)
+            devices.append(device)
+            if slot.scan is not None and slot.problem is None and slot.stuck is None:
+                scans.append(slot.scan)
+        volumes = tuple(
+            s.mounted.volume for s in present if s.mounted is not None and s.stuck is None
+        )
+        names = {v.name for v in volumes}
+        result = assemble(scans)
+        # Entries whose files are on a device that has gone (found through another volume's
+        # grub.cfg) go at once; that volume is scanned again shortly. Roots that are not
+        # devnodes are grub device names nothing matched; those entries carry a problem.
+        entries = tuple(
+            e for e in result.entries if e.root in names or not e.root.startswith("/dev/")
+        )
+        self._generation += 1
+        return Snapshot(
+            devices=tuple(devices),
+            entries=entries,
+            disk_configs=tuple(c for c in result.disk_configs if c.volume in names),
+            warnings=(*self._warnings, *problems, *result.warnings),
+            scanning=frozenset(s.device.devnode for s in present if s.running),
+            generation=self._generation,
+            volumes=volumes,
+        )
+
+    def _publish(self) -> None:
+        with self._publish_lock:
+            with self._lock:
+                snapshot = self._build()
+                self._snapshot = snapshot
+                self._lock.notify_all()
+            if self.on_change is not None:
+                try:
+                    self.on_change(snapshot)
+                except Exception:
+                    log.exception("on_change failed")
+
+
+__all__ = [
+    "Device",
+    "DeviceKind",
+    "DeviceState",
+    "Discovery",
+    "MountInfo",
+    "Snapshot",
+    "classify",
+    "find_mount",
+    "matches",
+    "natural_key",
+    "parse_mountinfo",
+    "udev_decode",
+]
