@@ -257,7 +257,6 @@ def _setup_logging(debug: bool) -> None:
     handler.setFormatter(logging.Formatter("bootmenu: %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if debug else logging.INFO)
-    logger.propagate = False
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -66,6 +66,8 @@ class Core:
         validate: bool = True,
         efivars_dir: str | None = None,
         on_change: Callable[[View], None] | None = None,
+        device_filter: Callable[[Device], bool] | None = None,
+        mount_base: Path | None = None,
     ):
         self.roots = list(roots)
         self.config_file = config_file
@@ -73,6 +75,9 @@ class Core:
         self.dry_run = dry_run
         self.validate = validate
         self.on_change = on_change
+        # Which discovered devices to look at (tests restrict it to their own loop devices).
+        self.device_filter = device_filter
+        self.mount_base = mount_base
         self.efivars_dir = efivars_dir or efivars.EFIVARFS
         if cmdline is None:
             try:
@@ -142,8 +147,10 @@ class Core:
         from bootmenu import discover
         from bootmenu.mounts import Mounter
 
-        mounter = Mounter()
-        discovery = discover.Discovery(mounter=mounter, on_change=self._discovered)
+        mounter = Mounter(self.mount_base) if self.mount_base else Mounter()
+        discovery = discover.Discovery(
+            mounter=mounter, on_change=self._discovered, include=self.device_filter
+        )
         self._mounter, self._discovery = mounter, discovery
         discovery.start()
         if self.config.wait_for:
