@@ -30,6 +30,20 @@ if TYPE_CHECKING:
 log = logging.getLogger("bootmenu")
 
 PROC_CMDLINE = Path("/proc/cmdline")
+PROC_UPTIME = Path("/proc/uptime")
+_phases_logged: set[str] = set()
+
+
+def phase(name: str) -> None:
+    """Log a start-up phase once, with the seconds since the kernel started (for bench/)."""
+    if name in _phases_logged:
+        return
+    _phases_logged.add(name)
+    try:
+        uptime = PROC_UPTIME.read_text().split()[0]
+    except (OSError, IndexError):
+        uptime = "?"
+    log.info("phase %s t=%s", name, uptime)
 
 
 @dataclass(frozen=True)
@@ -129,8 +143,14 @@ class Core:
 
     # -- entries -------------------------------------------------------------------------------
 
-    def start(self) -> View:
-        """Find the entries: scan the ``--root`` directories, or discover real devices."""
+    def start(self, *, wait: bool = True) -> View:
+        """Find the entries: scan the ``--root`` directories, or discover real devices.
+
+        With ``wait`` (headless use) this returns once the devices named by ``wait_for`` are
+        there and every scan has finished (each bounded by discovery's per-device timeout).
+        Without it (the menu) it returns at once; new views arrive through ``on_change``.
+        """
+        phase("start")
         if self.roots:
             for root in self.roots:
                 vol = volume_for_directory(root)
@@ -139,11 +159,13 @@ class Core:
                 self._volumes[vol.name] = vol
             self._result = Scanner(list(self._volumes.values()), validate=self.validate).scan()
         else:
-            self._start_discovery()
+            self._start_discovery(wait=wait)
         self._apply_disk_config()
+        if self._result.entries:
+            phase("first-entry")
         return self.view()
 
-    def _start_discovery(self) -> None:
+    def _start_discovery(self, *, wait: bool) -> None:
         from bootmenu import discover
         from bootmenu.mounts import Mounter
 
@@ -153,6 +175,8 @@ class Core:
         )
         self._mounter, self._discovery = mounter, discovery
         discovery.start()
+        if not wait:
+            return
         if self.config.wait_for:
             missing = discovery.wait_for(self.config.wait_for, float(self.config.wait_timeout))
             for spec in missing:
@@ -162,6 +186,15 @@ class Core:
         discovery.wait_idle(float(self.config.wait_timeout))
         self._take(discovery.snapshot())
 
+    def rescan(self) -> None:
+        """Look at every device again (the menu's ``r``)."""
+        if self._discovery is not None:
+            self._discovery.rescan()
+        elif self.roots:
+            self._result = Scanner(list(self._volumes.values()), validate=self.validate).scan()
+            if self.on_change is not None:
+                self.on_change(self.view())
+
     def _take(self, snapshot: Snapshot) -> None:
         self._snapshot = snapshot
         self._result = ScanResult(snapshot.entries, snapshot.disk_configs, snapshot.warnings)
@@ -169,6 +202,8 @@ class Core:
 
     def _discovered(self, snapshot: Snapshot) -> None:
         self._take(snapshot)
+        if snapshot.entries:
+            phase("first-entry")
         if self.on_change is not None:
             self.on_change(self.view())
 
@@ -236,7 +271,7 @@ class Core:
                     self.reader_for,
                     env,
                     hooks_dir=Path(self.config.hooks_dir),
-                    before_jump=self.close,
+                    before_jump=self._before_jump,
                 )
             except BootmenuError as e:
                 errors.append(f"{entry.title}: {e}")
@@ -247,6 +282,10 @@ class Core:
                 report(Attempt(entry, plan, None))
             return plan
         raise HandoffError("; ".join(errors) or "there was nothing to boot")
+
+    def _before_jump(self) -> None:
+        self.close()
+        phase("hand-off")
 
     def consume_oneshot(self) -> None:
         """systemd-boot deletes LoaderEntryOneShot when it uses it; so do we (not on dry runs)."""
