@@ -529,8 +529,9 @@ class Scanner:
             identity = loaders.identify(data, pe.parse_pe(data))
         except (PathError, FormatError) as err:
             problems.append(str(err))
-        real = str(reader.resolve(path)) if reader.exists(path) else path
-        shown = "/" + real.removeprefix(str(vol.path)).lstrip("/") if real != path else path
+        shown = path  # the name as it is spelled on disk (FAT is case-insensitive)
+        if reader.exists(path):
+            shown = "/" + reader.resolve(path).relative_to(reader.base).as_posix()
         if identity == "haiku" or (removable and identity is None and befs_nearby):
             source, title = Source.HAIKU, "Haiku"
             if identity is None:
