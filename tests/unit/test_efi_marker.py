@@ -1,0 +1,26 @@
+"""The marker EFI application the VM tests start through BootNext."""
+
+from __future__ import annotations
+
+import pytest
+
+from bootmenu.validate import inspect_image
+from efi import loaders, pe
+from tests.efi_marker import DEFAULT_MARKER, build_marker_app, grub_cfg
+
+
+@pytest.mark.debian
+def test_marker_app_is_a_valid_x64_efi_application() -> None:
+    data = build_marker_app().read_bytes()
+    info = inspect_image(data, expect="efi", host_arch="x86_64")
+    assert (info.format, info.kind, info.architecture) == ("pe", "efi", "x86_64")
+    assert info.problems == ()
+    # grub-mkstandalone puts the embedded config into the memdisk inside the image.
+    assert loaders.identify(data, pe.parse_pe(data)) == "grub"
+    assert DEFAULT_MARKER.encode() in data
+
+
+def test_marker_config_is_one_plain_word() -> None:
+    assert "echo HELLO-1\nhalt\n" in grub_cfg("HELLO-1")
+    with pytest.raises(ValueError):
+        grub_cfg("two words; reboot\n")
