@@ -11,12 +11,12 @@ import json
 import logging
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from bootmenu import __version__
 from bootmenu import config as settings
-from bootmenu.core import Attempt, Core
+from bootmenu.core import Attempt, Core, View
 from bootmenu.errors import BootmenuError, ConfigError, HandoffError, PathError, UsageError
 from bootmenu.fs import read_host_file
 from bootmenu.handoff import Plan
@@ -58,6 +58,13 @@ def _scan_options(p: argparse.ArgumentParser, *, boots: bool) -> None:
         help="override a setting (repeatable; see the settings below)",
     )
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument(
+        "--efivars",
+        metavar="DIR",
+        default=None,
+        help="read (and for EFI entries write) UEFI variables in DIR instead of "
+        "/sys/firmware/efi/efivars; adds the firmware's boot entries (Boot####) to the menu",
+    )
     if boots:
         p.add_argument(
             "--dry-run",
@@ -91,7 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_auto = sub.add_parser("autoboot", help="decide what to boot by configuration and boot it")
     _scan_options(p_auto, boots=True)
-    for p in (parser, p_list, p_boot, p_auto):
+    p_menu = sub.add_parser("menu", help="show the boot menu on this terminal")
+    _scan_options(p_menu, boots=True)
+    for p in (parser, p_list, p_boot, p_auto, p_menu):
         settings.add_help_epilog(p)
     return parser
 
@@ -104,6 +113,7 @@ def _core(args: argparse.Namespace) -> Core:
         options=options,
         dry_run=getattr(args, "dry_run", False),
         validate=not getattr(args, "no_validate", False),
+        efivars_dir=getattr(args, "efivars", None),
     )
 
 
@@ -218,6 +228,26 @@ def cmd_autoboot(args: argparse.Namespace) -> int:
         core.close()
 
 
+def cmd_menu(args: argparse.Namespace) -> int:
+    """The Textual menu; exits 3 when the user asks for the rescue shell inside the initramfs
+    (see docs/menu.md)."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("bootmenu menu: needs a terminal (standard input and output)")
+    from bootmenu.tui.app import run_menu  # Textual is imported only for the menu
+
+    def factory(on_change: Callable[[View], None]) -> Core:
+        core = _core(args)
+        core.on_change = on_change
+        return core
+
+    result = run_menu(factory, dry_run=args.dry_run)
+    if result.plan is not None:
+        _print_plan(args, result.plan, result.reason)
+    elif result.message and result.status != EXIT_OK:
+        print(f"bootmenu: {result.message}", file=sys.stderr)
+    return result.status
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     try:
         data = read_host_file(args.path)
@@ -245,7 +275,13 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return EXIT_OK if report["bootable"] else EXIT_ERROR
 
 
-COMMANDS = {"list": cmd_list, "inspect": cmd_inspect, "boot": cmd_boot, "autoboot": cmd_autoboot}
+COMMANDS = {
+    "list": cmd_list,
+    "inspect": cmd_inspect,
+    "boot": cmd_boot,
+    "autoboot": cmd_autoboot,
+    "menu": cmd_menu,
+}
 
 
 def _setup_logging(debug: bool) -> None:
@@ -267,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command is None:
             raise UsageError(
-                "bootmenu: a command is required (list, inspect, boot, autoboot); see --help"
+                "bootmenu: a command is required (list, inspect, boot, autoboot, menu); see --help"
             )
         return COMMANDS[args.command](args)
     except (UsageError, ConfigError) as e:

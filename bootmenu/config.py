@@ -268,6 +268,45 @@ class Choice(ValueType):
         return _toml_string(str(value))
 
 
+# sha512-crypt as crypt(3) writes it (mkpasswd -m sha-512, openssl passwd -6), and PBKDF2-SHA256
+# in passlib's format ($pbkdf2-sha256$ITERATIONS$SALT$CHECKSUM, "adapted" base64).
+PASSWORD_HASH: Final = re.compile(
+    r"\$6\$(rounds=[0-9]{1,9}\$)?[^$:\s]{0,16}\$[./0-9A-Za-z]{86}"
+    r"|\$?pbkdf2-sha256\$[0-9]{1,10}\$[./0-9A-Za-z+]*=*\$[./0-9A-Za-z+]{16,}=*"
+)
+
+
+class PasswordHash(ValueType):
+    """A password hash (never the password itself); the empty string means no password."""
+
+    metavar = "HASH"
+    doc = (
+        'a password hash: sha512-crypt (`"$6$…"`, from `mkpasswd -m sha-512` or `openssl passwd '
+        '-6`) or PBKDF2-SHA256 (`"$pbkdf2-sha256$…"`, from `python -m bootmenu.tui.password`); '
+        '`""` means no password'
+    )
+
+    def from_toml(self, value: object) -> object:
+        if isinstance(value, str):
+            return self.from_text(value)
+        raise _Invalid(f"expected a string, got {_toml_type(value)}")
+
+    def from_text(self, text: str | None) -> object:
+        text = _need_text(text).strip()
+        if not text:
+            return None
+        if not PASSWORD_HASH.fullmatch(text):
+            # Never echo the value: it may be a password typed where its hash belongs.
+            raise _Invalid(
+                "is not a sha512-crypt ($6$…) or $pbkdf2-sha256$… hash (a plain password is "
+                "not accepted)"
+            )
+        return text
+
+    def render(self, value: object) -> str | None:
+        return None if value is None else _toml_string(str(value))
+
+
 class AbsolutePath(ValueType):
     metavar = "PATH"
     doc = "absolute path (a string starting with `/`)"
@@ -504,6 +543,15 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "`bootctl set-oneshot`, `bootctl set-timeout` and `systemctl reboot "
         "--boot-loader-entry=`.",
     ),
+    Setting(
+        "password",
+        PasswordHash(),
+        None,
+        "A password the menu asks for before editing a command line (e), adding a custom entry "
+        "(n) or starting the rescue shell (x); booting the listed entries needs none. A hash, "
+        "never the password: see docs/menu.md for how to make one. Not set: no password.",
+        disk=False,
+    ),
 )
 
 BY_NAME: Final[Mapping[str, Setting]] = MappingProxyType({s.name: s for s in SETTINGS})
@@ -536,6 +584,7 @@ class Config:
     allow_disk_config: bool
     log_level: LogLevel
     use_efi_vars: bool
+    password: str | None
     sources: Mapping[str, str] = field(compare=False)
 
     def is_set(self, name: str) -> bool:

@@ -8,20 +8,27 @@ never imports pyudev, never mounts, never calls kexec.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import posixpath
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bootmenu import bootnext, efivars, firmware, handoff, run, syscalls, sysinfo
 from bootmenu import config as settings
-from bootmenu import efivars, handoff
 from bootmenu.autoboot import Decision, decide
 from bootmenu.entries import DiskBootConfig, Scanner, ScanResult
-from bootmenu.errors import BootmenuError, HandoffError, UsageError
-from bootmenu.fs import Volume, VolumeReader
-from bootmenu.model import BootEntry
+from bootmenu.errors import BootmenuError, FormatError, HandoffError, PathError, UsageError
+from bootmenu.fs import MAX_IMAGE_SIZE, Volume, VolumeReader
+from bootmenu.model import BootEntry, ImageInfo, Kind, Source
 from bootmenu.roots import volume_for_directory
+from bootmenu.validate import INITRD_HEAD, inspect_image
+from efi import uki
 
 if TYPE_CHECKING:
     from bootmenu.discover import Device, Discovery, Snapshot
@@ -57,6 +64,8 @@ class View:
     generation: int = 0
     # Block devices discovery saw (empty with --root), including those it cannot use.
     devices: tuple[Device, ...] = ()
+    # The filesystems entries can be on (label, type, UUID for the menu's group headings).
+    volumes: tuple[Volume, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,72 @@ class Attempt:
     entry: BootEntry
     plan: handoff.Plan | None
     error: str | None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a boot has got, for the menu's progress screen.
+
+    ``step`` is ``"read"`` (the files are read and checked: ``done`` of ``total`` bytes),
+    ``"plan"`` (checked; ``plan`` is set), ``"hooks"``, ``"load"`` (read again and loaded:
+    ``done`` of ``total`` bytes) or ``"jump"``.  ``message`` says it in words.
+    """
+
+    step: str
+    entry: BootEntry
+    message: str
+    done: int = 0
+    total: int = 0
+    plan: handoff.Plan | None = None
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """The validation of one file of an entry (the menu's ``i``, like ``bootmenu inspect``);
+    ``error`` when the file cannot be read."""
+
+    role: str  # "kernel", "initrd", "module", "devicetree"
+    path: str
+    size: int | None
+    info: ImageInfo | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class FileItem:
+    """One name in a directory of a scanned filesystem (the custom entry's file picker)."""
+
+    name: str
+    is_dir: bool
+    size: int | None = None
+
+
+class Power(StrEnum):
+    REBOOT = "reboot"
+    POWER_OFF = "poweroff"
+    FIRMWARE_SETUP = "firmware-setup"
+
+
+_POWER_WORDS = {
+    Power.REBOOT: "reboot",
+    Power.POWER_OFF: "power off",
+    Power.FIRMWARE_SETUP: "reboot into the firmware setup",
+}
+MAX_LISTED_FILES = 2000
+
+
+class _CountingReader(VolumeReader):
+    """A reader that tells ``tell(path, bytes_read)`` before (0) and after each whole read."""
+
+    def __init__(self, volume: Volume, tell: Callable[[str, int], None]):
+        super().__init__(volume)
+        self._tell = tell
+
+    def read(self, path: str, *, limit: int = MAX_IMAGE_SIZE) -> bytes:
+        self._tell(path, 0)
+        data = super().read(path, limit=limit)
+        self._tell(path, len(data))
+        return data
 
 
 class Core:
@@ -93,6 +168,10 @@ class Core:
         self.device_filter = device_filter
         self.mount_base = mount_base
         self.efivars_dir = efivars_dir or efivars.EFIVARFS
+        # Firmware boot entries (Boot####) join the menu on a UEFI boot or with --efivars.
+        self.efi = efivars_dir is not None or handoff.EFI_DIR.is_dir()
+        self._firmware: firmware.FirmwareState | None = None
+        self._firmware_cache: firmware.ImageCache = {}
         if cmdline is None:
             try:
                 cmdline = PROC_CMDLINE.read_text()
@@ -107,6 +186,8 @@ class Core:
         self._snapshot: Snapshot | None = None
         self._discovery: Discovery | None = None
         self._mounter: Mounter | None = None
+        self._started_at = time.monotonic()
+        self._jumped = False
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -151,13 +232,16 @@ class Core:
         Without it (the menu) it returns at once; new views arrive through ``on_change``.
         """
         phase("start")
+        self._started_at = time.monotonic()
         if self.roots:
             for root in self.roots:
                 vol = volume_for_directory(root)
                 if not vol.path.is_dir():
                     raise UsageError(f"bootmenu: --root {root}: not a directory")
                 self._volumes[vol.name] = vol
-            self._result = Scanner(list(self._volumes.values()), validate=self.validate).scan()
+            self._result = self._with_firmware(
+                Scanner(list(self._volumes.values()), validate=self.validate).scan()
+            )
         else:
             self._start_discovery(wait=wait)
         self._apply_disk_config()
@@ -188,17 +272,23 @@ class Core:
 
     def rescan(self) -> None:
         """Look at every device again (the menu's ``r``)."""
+        self._firmware = None  # read the Boot#### variables again
+        self._firmware_cache.clear()
         if self._discovery is not None:
             self._discovery.rescan()
         elif self.roots:
-            self._result = Scanner(list(self._volumes.values()), validate=self.validate).scan()
+            self._result = self._with_firmware(
+                Scanner(list(self._volumes.values()), validate=self.validate).scan()
+            )
             if self.on_change is not None:
                 self.on_change(self.view())
 
     def _take(self, snapshot: Snapshot) -> None:
         self._snapshot = snapshot
-        self._result = ScanResult(snapshot.entries, snapshot.disk_configs, snapshot.warnings)
         self._volumes = {v.name: v for v in snapshot.volumes}
+        self._result = self._with_firmware(
+            ScanResult(snapshot.entries, snapshot.disk_configs, snapshot.warnings)
+        )
 
     def _discovered(self, snapshot: Snapshot) -> None:
         self._take(snapshot)
@@ -206,6 +296,37 @@ class Core:
             phase("first-entry")
         if self.on_change is not None:
             self.on_change(self.view())
+
+    def _bootnext(self) -> bootnext.BootNext:
+        return bootnext.install(directory=self.efivars_dir, setting=self.config.efi_handoff)
+
+    def _environment(self) -> handoff.Environment:
+        env = handoff.environment(dry_run=self.dry_run)
+        return replace(env, efi=env.efi or self.efi)
+
+    def _with_firmware(self, result: ScanResult) -> ScanResult:
+        """Add the firmware's boot entries (on a UEFI boot), and give every EFI entry the
+        reason it cannot start when BootNext cannot be used here."""
+        entries = result.entries
+        warnings = result.warnings
+        if self.efi:
+            if self._firmware is None:
+                self._firmware = firmware.read_state(self.efivars_dir)
+            found = firmware.firmware_entries(
+                self._firmware,
+                list(self._volumes.values()),
+                validate=self.validate,
+                cache=self._firmware_cache,
+            )
+            entries = firmware.merge(entries, found)
+            warnings = (*warnings, *self._firmware.warnings)
+        why = self._bootnext().unavailable(self.efi)
+        if why is not None:
+            entries = tuple(
+                replace(e, problems=(*e.problems, why)) if e.kind is Kind.EFI else e
+                for e in entries
+            )
+        return replace(result, entries=entries, warnings=warnings)
 
     def view(self) -> View:
         snap = self._snapshot
@@ -216,6 +337,7 @@ class Core:
             scanning=snap.scanning if snap else frozenset(),
             generation=snap.generation if snap else 0,
             devices=snap.devices if snap else (),
+            volumes=tuple(self._volumes.values()),
         )
 
     def find(self, ident: str) -> BootEntry:
@@ -250,28 +372,42 @@ class Core:
         return VolumeReader(vol)
 
     def plan(self, entry: BootEntry) -> handoff.Plan:
-        env = handoff.environment(dry_run=self.dry_run)
+        self._bootnext()
+        env = self._environment()
         return handoff.plan(entry, self.reader_for, env)
 
     def boot(
-        self, entries: Sequence[BootEntry], *, report: Callable[[Attempt], None] | None = None
+        self,
+        entries: Sequence[BootEntry],
+        *,
+        report: Callable[[Attempt], None] | None = None,
+        progress: Callable[[Progress], None] | None = None,
     ) -> handoff.Plan:
         """Boot the first of ``entries`` that loads; with ``fallback`` the next ones are tried.
 
         Returns the plan only on ``--dry-run`` (a real boot does not return); raises
-        HandoffError when nothing could be loaded.
+        HandoffError when nothing could be loaded.  ``progress`` is told each step (called
+        from the thread that boots).
         """
-        env = handoff.environment(dry_run=self.dry_run)
+        self._bootnext()
+        env = self._environment()
         errors: list[str] = []
         for entry in entries if self.config.fallback else entries[:1]:
             try:
-                plan = handoff.plan(entry, self.reader_for, env)
+                reader_for: handoff.ReaderFor = self.reader_for
+                steps: Callable[[str], None] | None = None
+                if progress is not None:
+                    reader_for, steps = self._progress_steps(entry, progress)
+                plan = handoff.plan(entry, reader_for, env)
+                if progress is not None:
+                    progress(Progress("plan", entry, "checked", plan=plan))
                 handoff.execute(
                     plan,
-                    self.reader_for,
+                    reader_for,
                     env,
                     hooks_dir=Path(self.config.hooks_dir),
                     before_jump=self._before_jump,
+                    progress=steps,
                 )
             except BootmenuError as e:
                 errors.append(f"{entry.title}: {e}")
@@ -284,8 +420,222 @@ class Core:
         raise HandoffError("; ".join(errors) or "there was nothing to boot")
 
     def _before_jump(self) -> None:
+        self._jumped = True
         self.close()
         phase("hand-off")
+
+    def _progress_steps(
+        self, entry: BootEntry, progress: Callable[[Progress], None]
+    ) -> tuple[Callable[[str], VolumeReader], Callable[[str], None]]:
+        """A reader_for that reports bytes read, and handoff.execute's step callback."""
+        total = self._entry_size(entry)
+        words = {"read": "Reading and checking", "load": "Reading again and loading"}
+
+        class State:
+            step = "read"
+            done = 0
+
+        def tell(root: str, path: str, count: int) -> None:
+            State.done += count
+            message = f"{words.get(State.step, State.step)} {root}:{path}"
+            progress(Progress(State.step, entry, message, State.done, total))
+
+        def reader_for(root: str) -> VolumeReader:
+            volume = self.reader_for(root).volume
+            return _CountingReader(volume, lambda path, count: tell(root, path, count))
+
+        def steps(step: str) -> None:
+            if step == "load":
+                State.step, State.done = "load", 0
+            messages = {
+                "hooks": "Running the pre-boot hooks",
+                "load": "Loading the kernel",
+                "jump": "Starting the kernel",
+            }
+            progress(Progress(step, entry, messages.get(step, step), 0, total))
+
+        return reader_for, steps
+
+    def _entry_size(self, entry: BootEntry) -> int:
+        """The bytes of the files a boot reads (0 where a size cannot be found)."""
+        try:
+            reader = self.reader_for(entry.root)
+        except HandoffError:
+            return 0
+        total = 0
+        for path in (entry.kernel, *entry.initrd, *(m.path for m in entry.modules)):
+            try:
+                total += reader.size(path) if path else 0
+            except PathError:
+                continue
+        return total
+
+    # -- what the menu needs besides booting ---------------------------------------------------
+
+    def busy(self) -> str | None:
+        """Why an automatic boot should wait (a sentence), or None once discovery has settled:
+        every scan finished and every ``wait_for`` device present (or ``wait_timeout`` over)."""
+        discovery = self._discovery
+        if discovery is None:
+            return None
+        wanted = self.config.wait_for
+        if wanted and time.monotonic() - self._started_at < self.config.wait_timeout:
+            missing = discovery.wait_for(wanted, 0)
+            if missing:
+                return f"waiting for {', '.join(missing)} (wait_for)"
+        if not discovery.wait_idle(0):
+            names = sorted(discovery.snapshot().scanning)
+            return f"scanning {', '.join(names) if names else 'the disks'}"
+        return None
+
+    def resume(self) -> None:
+        """After a boot failed past the point where the core closed itself (the jump), start
+        discovery again so that the menu stays usable."""
+        if self._jumped and not self.roots and self._discovery is None:
+            self._jumped = False
+            self._start_discovery(wait=False)
+
+    def inspect_entry(self, entry: BootEntry) -> tuple[FileReport, ...]:
+        """Validate every file of ``entry`` as ``bootmenu inspect`` would (reads kernels)."""
+        try:
+            reader = self.reader_for(entry.root)
+        except HandoffError as e:
+            return (FileReport("kernel", entry.kernel, None, None, str(e)),)
+        files: list[tuple[str, str, str | None]] = []
+        if entry.kernel:
+            files.append(("kernel", entry.kernel, entry.kind.value))
+        files += [("initrd", path, "initrd") for path in entry.initrd]
+        files += [("module", m.path, None) for m in entry.modules]
+        if entry.devicetree:
+            files.append(("devicetree", entry.devicetree, None))
+        reports = []
+        for role, path, expect in files:
+            try:
+                size = reader.size(path)
+                if role == "initrd":
+                    data, total = reader.read_head(path, INITRD_HEAD)
+                    info = inspect_image(data, total_size=total, expect=expect)
+                elif role == "kernel":
+                    info = inspect_image(reader.read(path), expect=expect)
+                else:
+                    info = None
+                reports.append(FileReport(role, path, size, info))
+            except PathError as e:
+                reports.append(FileReport(role, path, None, None, str(e)))
+        return tuple(reports)
+
+    def list_files(self, root: str, path: str = "/") -> tuple[FileItem, ...]:
+        """The directories and regular files in ``path`` of the filesystem ``root``,
+        directories first (at most MAX_LISTED_FILES); HandoffError when it is gone."""
+        reader = self.reader_for(root)
+        items = []
+        for name in reader.listdir(path)[:MAX_LISTED_FILES]:
+            full = posixpath.join(path, name)
+            if reader.is_dir(full):
+                items.append(FileItem(name, True))
+                continue
+            try:
+                items.append(FileItem(name, False, reader.size(full)))
+            except PathError:
+                continue  # sockets, broken links
+        return tuple(sorted(items, key=lambda i: (not i.is_dir, i.name.casefold())))
+
+    def custom_entry(
+        self, root: str, kernel: str, initrd: Sequence[str] = (), cmdline: str = ""
+    ) -> BootEntry:
+        """An entry typed in the menu (``n``), validated like scanned ones: its kind comes from
+        the kernel file; problems say what is wrong."""
+        problems: list[str] = []
+        kind, architecture, multiboot = Kind.LINUX, None, None
+        try:
+            reader = self.reader_for(root)
+            data = reader.read(kernel)
+        except (HandoffError, PathError) as e:
+            problems.append(str(e))
+        else:
+            found = inspect_image(data)
+            if found.kind in {k.value for k in Kind}:
+                kind = Kind(found.kind)
+            checked = inspect_image(data, expect=kind.value)
+            problems.extend(f"{kernel}: {p}" for p in checked.problems)
+            architecture = checked.architecture
+            version = checked.details.get("multiboot")
+            multiboot = version if isinstance(version, int) else None
+            if kind is Kind.UKI and not cmdline.strip():
+                with contextlib.suppress(FormatError):
+                    cmdline = (uki.parse_uki(data).cmdline or "").strip()
+            for path in initrd:
+                try:
+                    head, total = reader.read_head(path, INITRD_HEAD)
+                except PathError as e:
+                    problems.append(str(e))
+                    continue
+                rd = inspect_image(head, total_size=total, expect="initrd")
+                problems.extend(f"{path}: {p}" for p in rd.problems)
+        return BootEntry(
+            id=f"custom:{root}:{kernel}",
+            title=f"Custom: {posixpath.basename(kernel) or kernel}",
+            kind=kind,
+            source=Source.CUSTOM,
+            root=root,
+            kernel=kernel,
+            initrd=tuple(initrd),
+            cmdline=cmdline,
+            architecture=architecture,
+            multiboot=multiboot,
+            problems=tuple(problems),
+            origin="typed in the menu",
+        )
+
+    def system_info(self) -> sysinfo.SystemInfo:
+        """What the menu's system information screen shows."""
+        view = self.view()
+        return sysinfo.collect(
+            devices=view.devices, volumes=view.volumes, efivars_dir=self.efivars_dir
+        )
+
+    def firmware_setup_unavailable(self) -> str | None:
+        """None when "reboot into firmware setup" can work here; else why not."""
+        return sysinfo.firmware_setup_unavailable(efivars_dir=self.efivars_dir)
+
+    def power(self, action: Power) -> None:
+        """Reboot, power off, or reboot into the firmware setup (OsIndications).  On
+        ``--dry-run`` only logs.  Raises BootmenuError with a sentence when it fails."""
+        words = _POWER_WORDS[action]
+        if action is Power.FIRMWARE_SETUP:
+            why = self.firmware_setup_unavailable()
+            if why is not None:
+                raise BootmenuError(f"cannot {words}: {why}")
+        if self.dry_run:
+            log.info("dry run: would %s", words)
+            return
+        if action is Power.FIRMWARE_SETUP:
+            try:
+                sysinfo.request_firmware_setup(efivars_dir=self.efivars_dir)
+            except OSError as e:
+                raise BootmenuError(f"cannot set OsIndications: {e.strerror or e}") from e
+        command = (
+            syscalls.LINUX_REBOOT_CMD_POWER_OFF
+            if action is Power.POWER_OFF
+            else syscalls.LINUX_REBOOT_CMD_RESTART
+        )
+        log.info("%s", words)
+        try:
+            syscalls.sync()
+            syscalls.reboot(command)
+        except OSError as e:
+            raise BootmenuError(f"cannot {words}: {e.strerror or e}") from e
+
+    def rescue_shell(self) -> int:
+        """Run ``$SHELL`` (or ``/bin/sh``) on bootmenu's terminal and wait for it; its exit
+        status.  The caller gives the terminal up first (the menu suspends itself)."""
+        shells = [os.environ.get("SHELL") or "/bin/sh", "/bin/sh"]
+        for shell in dict.fromkeys(shells):
+            try:
+                return run.run([shell], check=False, terminal=True).returncode
+            except run.CommandError as e:
+                log.warning("rescue shell: %s", e)
+        raise BootmenuError("no shell could be started (tried " + ", ".join(shells) + ")")
 
     def consume_oneshot(self) -> None:
         """systemd-boot deletes LoaderEntryOneShot when it uses it; so do we (not on dry runs)."""

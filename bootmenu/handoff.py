@@ -932,6 +932,7 @@ def execute(
     *,
     hooks_dir: Path | None,
     before_jump: Callable[[], None],
+    progress: Callable[[str], None] | None = None,
 ) -> Plan:
     """Start ``plan``: hooks, load, ``before_jump()``, reboot into the loaded kernel.
 
@@ -940,42 +941,59 @@ def execute(
     ``env.dry_run`` the hooks run (told so by ``BOOTMENU_DRY_RUN=1``), the files are read,
     checked and put into memfds, but nothing is loaded, ``before_jump`` is not called, and the
     final plan (with the hooks' changes) is returned.
+
+    ``progress``, when given, is called with ``"hooks"``, ``"load"`` and ``"jump"`` as each
+    step begins (for the menu's progress screen).
     """
     title = plan.entry.title
+    step = progress or (lambda _: None)
     if plan.problems:
         raise HandoffError(f'cannot start "{title}": ' + "; ".join(plan.problems))
     handler = handler_for(plan.method)
+    # A handler may reboot differently (BootNext: a firmware restart) and undo its own load.
+    reboot_command = getattr(handler, "reboot_command", syscalls.LINUX_REBOOT_CMD_KEXEC)
+    handler_undo = getattr(handler, "undo", None)
+
+    def undo() -> None:
+        if handler_undo is not None:
+            handler_undo(env)
+        else:
+            unload(env)
+
+    step("hooks")
     plan = _run_hooks(plan, env, hooks_dir)
     log.info("starting %s with %s (%s)", title, plan.method.value, plan.reason)
+    step("load")
     try:
         handler.load(plan, reader_for, env)
     except HandoffError:
         if not env.dry_run:
-            unload(env)
+            undo()
         raise
     except (Exception, KeyboardInterrupt) as e:
         if not env.dry_run:
-            unload(env)
+            undo()
         raise HandoffError(f'loading "{title}" failed: {e}') from e
     if env.dry_run:
         log.info("dry run: %s is ready to load; not loading, not jumping", title)
         return plan
+    step("jump")
     try:
         before_jump()
     except (Exception, KeyboardInterrupt) as e:
-        unload(env)
+        undo()
         raise HandoffError(
             f'preparing the jump into "{title}" failed: {e}; the loaded kernel was unloaded'
         ) from e
     try:
         syscalls.sync()
-        syscalls.reboot(syscalls.LINUX_REBOOT_CMD_KEXEC)
+        syscalls.reboot(reboot_command)
     except OSError as e:
-        unload(env)
+        undo()
         raise HandoffError(
             f'the jump into "{title}" failed: {e.strerror or e}; the loaded kernel was unloaded'
         ) from e
-    unload(env)
+    undo()
     raise HandoffError(
         f'the running kernel did not jump into "{title}"; the loaded kernel was unloaded'
     )

@@ -94,12 +94,14 @@ def run(
     input: bytes | None = None,
     timeout: float | None = None,
     env: Mapping[str, str] | None = None,
+    terminal: bool = False,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run ``cmd`` and wait for it.
 
     With ``capture`` (the default) standard output and error are collected in the result;
     otherwise they are inherited. Standard input is ``input`` when given, else ``/dev/null``, so a
-    child never reads the keys meant for the menu.
+    child never reads the keys meant for the menu. ``terminal`` gives the child bootmenu's own
+    standard input, output and error (the menu's rescue shell; implies no capture).
 
     A nonzero exit status raises :class:`CommandError` when ``check`` is true and is returned
     otherwise. A program that cannot be started or does not finish within ``timeout`` seconds
@@ -109,11 +111,13 @@ def run(
         raise ValueError("run() needs a command")
     argv = [os.fspath(arg) for arg in cmd]
     log.debug("+ %s", shlex.join(argv))
+    if terminal:
+        capture = False
     try:
         result = subprocess.run(
             argv,
             input=input,
-            stdin=subprocess.DEVNULL if input is None else None,
+            stdin=subprocess.DEVNULL if input is None and not terminal else None,
             stdout=subprocess.PIPE if capture else None,
             stderr=subprocess.PIPE if capture else None,
             timeout=timeout,

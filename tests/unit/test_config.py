@@ -57,6 +57,7 @@ EXPECTED_DEFAULTS = {
     "allow_disk_config": "`true`",
     "log_level": '`"info"`',
     "use_efi_vars": "`true`",
+    "password": "not set",
 }
 
 
@@ -177,6 +178,7 @@ def test_full_file() -> None:
     assert c.allow_disk_config is False
     assert c.log_level is LogLevel.DEBUG
     assert c.use_efi_vars is False
+    assert c.password is not None and c.password.startswith("$pbkdf2-sha256$1000$")
     assert set(c.sources.values()) == {"/etc/bootmenu.toml"}
 
 

@@ -844,12 +844,19 @@ def efi_entry() -> BootEntry:
     )
 
 
-def test_efi_applications_are_not_started_yet() -> None:
-    with pytest.raises(HandoffError) as caught:
-        handoff.choose(efi_entry(), ENV)
+def test_efi_applications_need_a_uefi_boot() -> None:
+    from bootmenu import bootnext
+
+    saved = list(handoff.HANDLERS)
+    try:
+        bootnext.install(directory="/nonexistent/efivars")
+        with pytest.raises(HandoffError) as caught:
+            handoff.choose(efi_entry(), replace(ENV, efi=False))
+    finally:
+        handoff.HANDLERS[:] = saved
     assert str(caught.value) == (
-        'cannot start "Windows Boot Manager": bootnext: starting EFI applications needs the '
-        "BootNext path (not implemented yet)"
+        'cannot start "Windows Boot Manager": bootnext: this machine did not start through '
+        "UEFI, so there is no firmware boot manager to hand EFI applications to"
     )
 
 
