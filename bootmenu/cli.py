@@ -105,8 +105,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _options(texts: Sequence[str]) -> dict[str, object]:
+    """``--set NAME=VALUE`` options: checked now (a bad one is a usage error), then handed on as
+    the text the user typed, so they are parsed exactly like kernel command-line words."""
+    options: dict[str, object] = {}
+    for text in texts:
+        name, value = settings.parse_assignment(text)
+        _, equals, raw = text.partition("=")
+        options[name] = raw if equals else value
+    return options
+
+
 def _core(args: argparse.Namespace) -> Core:
-    options = dict(settings.parse_assignment(text) for text in args.settings)
+    options = _options(args.settings)
     return Core(
         roots=args.root,
         config_file=args.config,

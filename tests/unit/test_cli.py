@@ -198,3 +198,13 @@ def test_bad_setting_on_command_line_is_a_usage_error(
 ) -> None:
     code, _, err = run(capsys, "autoboot", "--root", str(boot), "--set", "timeout=soon")
     assert code == 2 and "timeout" in err
+
+
+def test_set_timeout_words(boot: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--set timeout=menu-force` is valid, as in a file or on the kernel command line."""
+    for word in ("menu-force", "auto", "0"):
+        code, _, err = run(
+            capsys, "autoboot", "--root", str(boot), "--config", "/nonexistent.toml",
+            "--set", f"timeout={word}", "--dry-run",
+        )  # fmt: skip
+        assert code == 0, err
