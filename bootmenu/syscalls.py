@@ -120,6 +120,49 @@ def kexec_file_load(kernel_fd: int, initrd_fd: int | None, cmdline: str, flags: 
         _raise("kexec_file_load")
 
 
+# __NR_kexec_load per architecture (only x86_64 is used: the EFI payload).
+SYS_KEXEC_LOAD = {"x86_64": 246, "aarch64": 104, "riscv64": 104}
+KEXEC_ARCH_DEFAULT = 0
+KEXEC_SEGMENT_MAX = 16
+
+
+class _KexecSegment(ctypes.Structure):
+    # <linux/kexec.h> struct kexec_segment
+    _fields_ = [
+        ("buf", ctypes.c_void_p),
+        ("bufsz", ctypes.c_size_t),
+        ("mem", ctypes.c_void_p),
+        ("memsz", ctypes.c_size_t),
+    ]
+
+
+def kexec_load(entry: int, segments: list[tuple[bytes, int, int]], flags: int = 0) -> None:
+    """kexec_load(2): load raw ``segments`` — (data, physical address, memory size), each
+    page-aligned — for a later ``reboot(LINUX_REBOOT_CMD_KEXEC)`` that jumps to ``entry``.
+    Refused (EPERM) under lockdown."""
+    machine = platform.machine()
+    if machine not in SYS_KEXEC_LOAD:
+        raise OSError(errno.ENOSYS, f"kexec_load is not known on {machine}", "kexec_load")
+    if len(segments) > KEXEC_SEGMENT_MAX:
+        raise ValueError(f"kexec_load takes at most {KEXEC_SEGMENT_MAX} segments")
+    buffers = [ctypes.create_string_buffer(data, len(data)) for data, _, _ in segments]
+    array = (_KexecSegment * len(segments))(
+        *(
+            _KexecSegment(ctypes.cast(buf, ctypes.c_void_p), len(data), mem, memsz)
+            for buf, (data, mem, memsz) in zip(buffers, segments, strict=True)
+        )
+    )
+    ret = _libc.syscall(
+        ctypes.c_long(SYS_KEXEC_LOAD[machine]),
+        ctypes.c_ulong(entry),
+        ctypes.c_ulong(len(segments)),
+        array,
+        ctypes.c_ulong(flags | KEXEC_ARCH_DEFAULT),
+    )
+    if ret < 0:
+        _raise("kexec_load")
+
+
 def kexec_unload() -> None:
     """Forget a kernel loaded with :func:`kexec_file_load`."""
     ret = _libc.syscall(
