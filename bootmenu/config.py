@@ -65,6 +65,14 @@ class EfiHandoff(StrEnum):
     PAYLOAD = "payload"
 
 
+class Mode(StrEnum):
+    """What the initramfs's /init starts."""
+
+    MENU = "menu"
+    AUTOBOOT = "autoboot"
+    SHELL = "shell"
+
+
 class LogLevel(StrEnum):
     DEBUG = "debug"
     INFO = "info"
@@ -521,6 +529,15 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         '"payload" hands it to bootmenu\'s EFI payload; "auto" lets bootmenu choose.',
     ),
     Setting(
+        "mode",
+        Choice(Mode),
+        Mode.MENU,
+        'What the initramfs starts: "menu" (the boot menu with its countdown), "autoboot" '
+        '(decide and boot with no menu) or "shell" (a rescue shell). Read by /init from the '
+        "kernel command line (bootmenu.mode=); bootmenu itself only records it.",
+        disk=False,
+    ),
+    Setting(
         "allow_disk_config",
         Bool(),
         True,
@@ -581,6 +598,7 @@ class Config:
     console: tuple[str, ...]
     hooks_dir: str
     efi_handoff: EfiHandoff
+    mode: Mode
     allow_disk_config: bool
     log_level: LogLevel
     use_efi_vars: bool

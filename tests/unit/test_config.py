@@ -17,6 +17,7 @@ from bootmenu.config import (
     EfiHandoff,
     Layer,
     LogLevel,
+    Mode,
     defaults,
     load,
     merge,
@@ -54,6 +55,7 @@ EXPECTED_DEFAULTS = {
     "console": "`[]`",
     "hooks_dir": '`"/etc/bootmenu/hooks.d"`',
     "efi_handoff": '`"auto"`',
+    "mode": '`"menu"`',
     "allow_disk_config": "`true`",
     "log_level": '`"info"`',
     "use_efi_vars": "`true`",
@@ -175,6 +177,7 @@ def test_full_file() -> None:
     assert c.console == ("ttyS0", "tty0")
     assert c.hooks_dir == "/usr/lib/bootmenu/hooks"
     assert c.efi_handoff is EfiHandoff.BOOTNEXT
+    assert c.mode is Mode.AUTOBOOT
     assert c.allow_disk_config is False
     assert c.log_level is LogLevel.DEBUG
     assert c.use_efi_vars is False
