@@ -182,6 +182,7 @@ class Core:
         self.config, found = self._load_config(disk_text=None, disk_origin=settings.DISK_FILE)
         self.warnings.extend(found)
         self._volumes: dict[str, Volume] = {}
+        self._disk_config: tuple[str, str] | None = None  # (origin, text) of the applied file
         self._result = ScanResult(())
         self._snapshot: Snapshot | None = None
         self._discovery: Discovery | None = None
@@ -211,13 +212,18 @@ class Core:
         )
 
     def _apply_disk_config(self) -> None:
-        """Read the first ``/bootmenu.toml`` on a scanned filesystem (if allowed)."""
+        """Read the first ``/bootmenu.toml`` on a scanned filesystem (if allowed).  Called
+        again for every discovery snapshot (the menu starts before any disk is scanned); a
+        file already applied is not applied again."""
         for vol in self._volumes.values():
             text = VolumeReader(vol).read_text(settings.DISK_FILE)
             if text is None:
                 continue
             device = f"PARTUUID={vol.partuuid}" if vol.partuuid else vol.name
             origin = settings.disk_origin(device)
+            if self._disk_config == (origin, text):
+                return
+            self._disk_config = (origin, text)
             self.config, found = self._load_config(disk_text=text, disk_origin=origin)
             self.warnings.extend(found)
             return
@@ -292,6 +298,7 @@ class Core:
 
     def _discovered(self, snapshot: Snapshot) -> None:
         self._take(snapshot)
+        self._apply_disk_config()
         if snapshot.entries:
             phase("first-entry")
         if self.on_change is not None:
