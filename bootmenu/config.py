@@ -460,8 +460,9 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         TextList(_glob, "glob patterns", "GLOB"),
         (),
         "Preferred devices, first first: glob patterns matched against the device node "
-        "(/dev/nvme0n1p2), filesystem UUID, label and partition label of the filesystem an "
-        "entry was found on. Entries on devices no pattern matches come last.",
+        "(/dev/nvme0n1p2) and against UUID=…, LABEL=…, PARTUUID=… and PARTLABEL=… of the "
+        "filesystem an entry was found on (write LABEL=data, not data). Entries on devices no "
+        "pattern matches come last.",
     ),
     Setting(
         "order_sources",
