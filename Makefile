@@ -1,5 +1,6 @@
-# The two commands of the README: `make test` (everything CI runs) and, later, `make demo`.
-.PHONY: setup test lint unit
+# The two commands of the README: `make test` (everything CI runs, the VM tier included) and
+# `make demo` (bootmenu in QEMU on this terminal).
+.PHONY: setup test lint unit demo bench build
 
 setup:
 	bash scripts/setup
@@ -17,3 +18,17 @@ test: setup
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 	.venv/bin/pytest -q
+
+# Builds build/vmlinuz, build/initramfs.cpio.zst, build/bootmenu.efi (a UKI) and
+# build/manifest.json from Debian 12 packages (cached in ~/.cache/bootmenu); see docs/rootfs.md.
+build: setup
+	.venv/bin/python -m rootfs build
+
+# Builds bootmenu's initramfs (build/) and demo disks (build/demo/), then boots them in QEMU here.
+# Ctrl-A X quits QEMU.
+demo: setup
+	.venv/bin/python -m tests.vm.demo
+
+# Prints speed and size numbers (not a test); see bench/README.md.
+bench: setup
+	.venv/bin/python -m bench.bench
