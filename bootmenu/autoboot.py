@@ -112,7 +112,11 @@ def decide(
     if wanted is None:
         disk_default = next((e for e in menu if e.default), None)
         if disk_default is not None:
-            where = f"{disk_default.config_root or disk_default.root}{disk_default.origin or ''}"
+            # Name the configuration that chose it (loader.conf, grub.cfg…), not the entry file.
+            where = next(
+                (c.origin for c in disk_configs if c.default_id == disk_default.id),
+                f"{disk_default.config_root or disk_default.root}{disk_default.origin or ''}",
+            )
             wanted, why = disk_default, f"the disk's default (from {where})"
         else:
             wanted, why = menu[0], "the first entry in the menu"

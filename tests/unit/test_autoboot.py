@@ -110,3 +110,14 @@ def test_timeout_precedence() -> None:
     assert decide(MENU, cfg("timeout = 2"), disks).timeout == 2.0
     assert decide(MENU, cfg(cmdline="bootmenu.timeout=0"), disks).timeout == 0.0
     assert decide(MENU, cfg()).timeout == DEFAULT_TIMEOUT
+
+
+def test_disk_default_reason_names_the_configuration_that_chose_it() -> None:
+    disks = [
+        DiskBootConfig(
+            "/dev/vda2", Source.BLS, "/dev/vda2/loader/loader.conf", 3.0, "fedora-6.5.conf"
+        )
+    ]
+    d = decide(MENU, cfg(), disks)
+    assert d.entry == MENU[1]
+    assert "from /dev/vda2/loader/loader.conf" in d.reason
