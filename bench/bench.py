@@ -42,18 +42,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rootfs.cpio import Entry
+from tests.images import cpio_archive
 from tests.vm import disks
 from tests.vm.conftest import REPO, build_rootfs
 from tests.vm.qemu import Disk, Firmware, Machine, MachineError, missing_prerequisites
-from tests.vm.targets import (
-    S_IFDIR,
-    S_IFREG,
-    TARGET_LINE,
-    CpioEntry,
-    Targets,
-    build_targets,
-    newc,
-)
+from tests.vm.targets import TARGET_LINE, Targets, build_targets
 
 HOOK = b"""#!/bin/sh
 # bench: bootmenu's peak memory, read by a pre-boot hook (its parent is bootmenu).
@@ -176,15 +170,15 @@ def parse(name: str, lines: Sequence[tuple[float, str]]) -> Run:
 
 def bench_initramfs(artifacts: Path, out: Path) -> Path:
     """bootmenu's initramfs with the hook and the scripts appended as a second archive."""
-    extra = newc(
+    extra = cpio_archive(
         [
-            CpioEntry("bench", S_IFDIR | 0o755),
-            CpioEntry("bench/discover.sh", S_IFREG | 0o755, DISCOVER),
-            CpioEntry("bench/kexec.sh", S_IFREG | 0o755, KEXEC),
-            CpioEntry("etc", S_IFDIR | 0o755),
-            CpioEntry("etc/bootmenu", S_IFDIR | 0o755),
-            CpioEntry("etc/bootmenu/hooks.d", S_IFDIR | 0o755),
-            CpioEntry("etc/bootmenu/hooks.d/00-bench", S_IFREG | 0o755, HOOK),
+            Entry.directory("bench"),
+            Entry.file("bench/discover.sh", DISCOVER, 0o755),
+            Entry.file("bench/kexec.sh", KEXEC, 0o755),
+            Entry.directory("etc"),
+            Entry.directory("etc/bootmenu"),
+            Entry.directory("etc/bootmenu/hooks.d"),
+            Entry.file("etc/bootmenu/hooks.d/00-bench", HOOK, 0o755),
         ]
     )
     data = (artifacts / "initramfs.cpio.zst").read_bytes()

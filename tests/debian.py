@@ -143,20 +143,6 @@ OSREL: Final = (
 )
 
 
-def newc_cpio(files: dict[str, bytes]) -> bytes:
-    """A tiny initramfs: an uncompressed "newc" cpio archive with ``files`` and its trailer."""
-    out = bytearray()
-    entries = [(name, data, 0o100644) for name, data in files.items()]
-    entries.append(("TRAILER!!!", b"", 0))
-    for ino, (name, data, mode) in enumerate(entries, start=1):
-        encoded = name.encode() + b"\0"
-        fields = (ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(encoded), 0)
-        out += b"070701" + b"".join(b"%08X" % f for f in fields) + encoded
-        out += b"\0" * (-len(out) % 4) + data
-        out += b"\0" * (-len(out) % 4)
-    return bytes(out)
-
-
 def build_uki(
     tmp: Path,
     sections: dict[str, bytes],

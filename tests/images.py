@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import gzip
 import struct
+from collections.abc import Iterable
+
+from rootfs import cpio
 
 SECTOR = 512
 
@@ -43,23 +46,16 @@ def bzimage(
     return bytes(setup) + b"\x90" * payload
 
 
-def cpio_newc(files: dict[str, bytes]) -> bytes:
-    """An uncompressed cpio archive in the 'newc' format the kernel unpacks."""
+def cpio_archive(entries: Iterable[cpio.Entry]) -> bytes:
+    """An uncompressed newc cpio archive, written by the initramfs builder's own writer."""
     out = bytearray()
-
-    def member(name: str, data: bytes, mode: int, ino: int) -> None:
-        encoded = name.encode() + b"\0"
-        fields = [ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(encoded), 0]
-        out.extend(b"070701" + b"".join(f"{f:08X}".encode() for f in fields))
-        out.extend(encoded)
-        out.extend(b"\0" * (-len(out) % 4))
-        out.extend(data)
-        out.extend(b"\0" * (-len(out) % 4))
-
-    for ino, (name, data) in enumerate(sorted(files.items()), start=1):
-        member(name, data, 0o100644, ino)
-    member("TRAILER!!!", b"", 0, 0)
+    cpio.write_archive(entries, out.extend, mtime=0)
     return bytes(out)
+
+
+def cpio_newc(files: dict[str, bytes]) -> bytes:
+    """An uncompressed newc archive of regular files (mode 0644), as the kernel unpacks it."""
+    return cpio_archive(cpio.Entry.file(name, data) for name, data in files.items())
 
 
 def initrd(files: dict[str, bytes] | None = None) -> bytes:

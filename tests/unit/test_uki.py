@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from bootmenu.errors import FormatError
 from efi import loaders, pe, uki
-from tests.debian import OSREL, append_section, build_uki, debian_bytes, newc_cpio
+from tests.debian import OSREL, append_section, build_uki, debian_bytes
+from tests.images import cpio_newc
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "pe"
 CMDLINE = "root=UUID=0b2a1b7c-3c4f-4e37-9d38-7d1c0d51a3a9 ro quiet"
@@ -157,7 +158,7 @@ def test_mutations_of_a_small_uki(flips: list[tuple[int, int]], length: int) -> 
 
 @pytest.fixture(scope="module")
 def initrd() -> bytes:
-    return newc_cpio({"init": b"#!/bin/sh\necho hello from the initramfs\n"})
+    return cpio_newc({"init": b"#!/bin/sh\necho hello from the initramfs\n"})
 
 
 @pytest.fixture(scope="module")

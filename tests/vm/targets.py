@@ -17,12 +17,13 @@ from __future__ import annotations
 import gzip
 import os
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from rootfs.cpio import Entry
 from tests import debian, mbkernel
+from tests.images import cpio_archive
 
 TARGET_MARKER: Final = "BOOTMENU-TARGET-OK cmdline="
 # The whole line; group 1 is the command line (the shell's `read` trimmed the newline).
@@ -45,33 +46,6 @@ echo "BOOTMENU-TARGET-OK cmdline=$cmdline"
 /bin/busybox poweroff -f
 """
 
-S_IFDIR: Final = 0o040000
-S_IFREG: Final = 0o100000
-S_IFCHR: Final = 0o020000
-
-
-@dataclass(frozen=True)
-class CpioEntry:
-    name: str
-    mode: int
-    data: bytes = b""
-    rdev: tuple[int, int] = (0, 0)
-
-
-def newc(entries: Iterable[CpioEntry], mtime: int = 0) -> bytes:
-    """An uncompressed "newc" cpio archive (owner root, fixed time) ending in the trailer."""
-    out = bytearray()
-    items = [*entries, CpioEntry("TRAILER!!!", 0)]
-    for ino, e in enumerate(items, start=1):
-        name = e.name.encode() + b"\0"
-        nlink = 2 if e.mode & S_IFDIR else 1
-        fields = (ino, e.mode, 0, 0, nlink, mtime if e.name != "TRAILER!!!" else 0,
-                  len(e.data), 0, 0, e.rdev[0], e.rdev[1], len(name), 0)  # fmt: skip
-        out += b"070701" + b"".join(b"%08X" % f for f in fields) + name
-        out += b"\0" * (-len(out) % 4) + e.data
-        out += b"\0" * (-len(out) % 4)
-    return bytes(out)
-
 
 def busybox() -> Path:
     """Debian's statically linked busybox (package busybox-static)."""
@@ -80,15 +54,15 @@ def busybox() -> Path:
 
 def target_initramfs_bytes() -> bytes:
     """The target's gzip-compressed initramfs (the same bytes every time)."""
-    archive = newc(
+    archive = cpio_archive(
         [
-            CpioEntry("bin", S_IFDIR | 0o755),
-            CpioEntry("bin/busybox", S_IFREG | 0o755, busybox().read_bytes()),
-            CpioEntry("dev", S_IFDIR | 0o755),
-            CpioEntry("dev/console", S_IFCHR | 0o600, rdev=(5, 1)),
-            CpioEntry("init", S_IFREG | 0o755, INIT_SCRIPT),
-            CpioEntry("proc", S_IFDIR | 0o755),
-            CpioEntry("sys", S_IFDIR | 0o755),
+            Entry.directory("bin"),
+            Entry.file("bin/busybox", busybox().read_bytes(), 0o755),
+            Entry.directory("dev"),
+            Entry.chardev("dev/console", 5, 1),
+            Entry.file("init", INIT_SCRIPT, 0o755),
+            Entry.directory("proc"),
+            Entry.directory("sys"),
         ]
     )
     return gzip.compress(archive, compresslevel=9, mtime=0)

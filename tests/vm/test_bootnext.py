@@ -37,6 +37,7 @@ import pytest
 from rootfs import cpio
 from tests import debian
 from tests.efi_marker import DEFAULT_MARKER, build_marker_app
+from tests.images import cpio_archive
 from tests.vm import disks
 from tests.vm.conftest import Artifacts
 from tests.vm.qemu import Disk, Machine
@@ -326,12 +327,6 @@ echo CHECK-DONE
 """
 
 
-def newc_archive(entries: list[cpio.Entry]) -> bytes:
-    out = bytearray()
-    cpio.write_archive(entries, out.extend, mtime=0)
-    return bytes(out)
-
-
 def efibootmgr_initrd(base: Path) -> bytes:
     """bootmenu's initramfs followed by a cpio with efibootmgr, its libraries and the check
     script under /opt/bootmenu-test (the kernel unpacks concatenated archives in order)."""
@@ -343,7 +338,7 @@ def efibootmgr_initrd(base: Path) -> bytes:
     entries.append(cpio.Entry.file(f"{TEST_DIR}/tag.bin", TAG))
     entries.append(cpio.Entry.file(f"{TEST_DIR}/check", check_script().encode(), 0o755))
     data = base.read_bytes()
-    return data + bytes(-len(data) % 512) + newc_archive(entries)
+    return data + bytes(-len(data) % 512) + cpio_archive(entries)
 
 
 def build_test_uki(artifacts: Artifacts, work: Path, cmdline: str) -> Path:
