@@ -17,9 +17,9 @@ own boot manager instead (which also keeps Secure Boot's chain of trust):
 
 ("Reboot into firmware setup", ``OsIndications``, lives in :mod:`bootmenu.sysinfo`.)  The
 ``efi_handoff`` setting chooses the way EFI
-applications start: ``bootnext``; ``auto`` means ``bootnext`` until the EFI payload exists;
-``payload`` is refused ("the payload path is not available yet") and BootNext is used as with
-``auto``.  See ``docs/efi.md``.
+applications start: ``bootnext`` always uses this handler; ``auto`` and ``payload`` try the
+UEFI payload first (:mod:`bootmenu.payload`, no firmware reset) and come here when it cannot be
+used, and the plan's notes say why ("not payload: …").  See ``docs/efi.md``.
 """
 
 from __future__ import annotations
@@ -60,7 +60,6 @@ TAG: Final = TAG_GUID.bytes_le + b"bootmenu"
 VARIABLE_ATTRIBUTES: Final = DEFAULT_ATTRIBUTES
 SYS_CLASS_BLOCK: Final = Path("/sys/class/block")
 SECTOR: Final = 512  # sysfs start and size are in 512-byte units
-PAYLOAD_NOT_YET: Final = "the payload path is not available yet"
 _MBR_PARTUUID: Final = re.compile(r"([0-9a-fA-F]{8})-([0-9a-fA-F]{2})")
 
 
@@ -284,8 +283,6 @@ class BootNext:
     ) -> handoff.Plan:
         segments, problems, volume_name, partuuid = self._read(entry, reader_for, env)
         notes: list[str] = []
-        if self.setting is EfiHandoff.PAYLOAD:
-            notes.append(f"efi_handoff is payload, but {PAYLOAD_NOT_YET}; using BootNext")
         reason = self.unavailable(env.efi)
         if reason is not None:
             problems.append(reason)

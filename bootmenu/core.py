@@ -14,7 +14,7 @@ import os
 import posixpath
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -66,6 +66,8 @@ class View:
     devices: tuple[Device, ...] = ()
     # The filesystems entries can be on (label, type, UUID for the menu's group headings).
     volumes: tuple[Volume, ...] = ()
+    # How each EFI entry would start (entry id → "starts via …"), for the menu.
+    routes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,8 @@ class Core:
         self.efi = efivars_dir is not None or handoff.EFI_DIR.is_dir()
         self._firmware: firmware.FirmwareState | None = None
         self._firmware_cache: firmware.ImageCache = {}
+        self._env: handoff.Environment | None = None
+        self._routes: dict[str, str] = {}
         if cmdline is None:
             try:
                 cmdline = PROC_CMDLINE.read_text()
@@ -305,11 +309,18 @@ class Core:
             self.on_change(self.view())
 
     def _bootnext(self) -> bootnext.BootNext:
+        """Register the EFI hand-offs with this machine's settings: the payload (tried first)
+        and BootNext; returns the BootNext handler."""
+        from bootmenu import payload  # imported when EFI hand-offs are set up (parses ELF)
+
+        payload.install(setting=self.config.efi_handoff, efivars_dir=self.efivars_dir)
         return bootnext.install(directory=self.efivars_dir, setting=self.config.efi_handoff)
 
     def _environment(self) -> handoff.Environment:
-        env = handoff.environment(dry_run=self.dry_run)
-        return replace(env, efi=env.efi or self.efi)
+        if self._env is None:
+            env = handoff.environment(dry_run=self.dry_run)
+            self._env = replace(env, efi=env.efi or self.efi)
+        return self._env
 
     def _with_firmware(self, result: ScanResult) -> ScanResult:
         """Add the firmware's boot entries (on a UEFI boot), and give every EFI entry the
@@ -327,13 +338,23 @@ class Core:
             )
             entries = firmware.merge(entries, found)
             warnings = (*warnings, *self._firmware.warnings)
-        why = self._bootnext().unavailable(self.efi)
-        if why is not None:
-            entries = tuple(
-                replace(e, problems=(*e.problems, why)) if e.kind is Kind.EFI else e
-                for e in entries
-            )
-        return replace(result, entries=entries, warnings=warnings)
+        # EFI applications: the payload or BootNext; an entry neither can start says why.
+        self._bootnext()
+        env = self._environment()
+        routes: dict[str, str] = {}
+        marked: list[BootEntry] = []
+        for e in entries:
+            if e.kind is Kind.EFI:
+                handler, declined = handoff.route(e, env)
+                if handler is None:
+                    # The reason of the last way tried (BootNext, the one that works on any
+                    # UEFI machine); the menu's route line and `i` give every reason.
+                    why = declined[-1][1] if declined else "bootmenu cannot start EFI programs"
+                    e = replace(e, problems=(*e.problems, why))
+                routes[e.id] = handoff.describe_route(e, env)
+            marked.append(e)
+        self._routes = routes
+        return replace(result, entries=tuple(marked), warnings=warnings)
 
     def view(self) -> View:
         snap = self._snapshot
@@ -345,6 +366,7 @@ class Core:
             generation=snap.generation if snap else 0,
             devices=snap.devices if snap else (),
             volumes=tuple(self._volumes.values()),
+            routes=dict(self._routes),
         )
 
     def find(self, ident: str) -> BootEntry:

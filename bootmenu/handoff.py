@@ -799,6 +799,15 @@ class EfiApplications:
         raise HandoffError(f'cannot start "{plan.entry.title}": {EFI_NOT_YET}')
 
 
+# How the menu names each way an entry starts (describe_route).
+ROUTE_WORDS: Final = {
+    Method.KEXEC_FILE_LOAD: "kexec_file_load",
+    Method.KEXEC_LOAD: "kexec_load",
+    Method.MULTIBOOT: "kexec (Multiboot)",
+    Method.BOOTNEXT: "BootNext and a firmware reset",
+    Method.PAYLOAD: "the UEFI payload, no firmware reset",
+}
+
 HANDLERS: list[Handler] = [KexecFileLoad(), KexecLoad(), Multiboot(), EfiApplications()]
 
 
@@ -849,16 +858,33 @@ def environment(*, dry_run: bool = False, efi_dir: Path = EFI_DIR) -> Environmen
     )
 
 
-def choose(entry: BootEntry, env: Environment) -> Handler:
-    """The first handler that accepts ``entry``; HandoffError with every reason when none."""
-    reasons: list[str] = []
+Declined = tuple[tuple[Method, str], ...]
+
+
+def route(entry: BootEntry, env: Environment) -> tuple[Handler | None, Declined]:
+    """The handler that would start ``entry`` (None: none can) and why each handler tried
+    before it declined."""
+    declined: list[tuple[Method, str]] = []
     for handler in HANDLERS:
         if entry.kind not in handler.kinds:
             continue
         reason = handler.accepts(entry, env)
         if reason is None:
-            return handler
-        reasons.append(f"{handler.method.value}: {reason}")
+            return handler, tuple(declined)
+        declined.append((handler.method, reason))
+    return None, tuple(declined)
+
+
+def _reasons(declined: Declined) -> list[str]:
+    return [f"{method.value}: {reason}" for method, reason in declined]
+
+
+def choose(entry: BootEntry, env: Environment) -> Handler:
+    """The first handler that accepts ``entry``; HandoffError with every reason when none."""
+    handler, declined = route(entry, env)
+    reasons = _reasons(declined)
+    if handler is not None:
+        return handler
     if not reasons:
         raise HandoffError(
             f'cannot start "{entry.title}": bootmenu has no way to start {entry.kind.value} entries'
@@ -866,10 +892,29 @@ def choose(entry: BootEntry, env: Environment) -> Handler:
     raise HandoffError(f'cannot start "{entry.title}": ' + "; ".join(reasons))
 
 
+def describe_route(entry: BootEntry, env: Environment) -> str:
+    """One line for the menu: how ``entry`` would start, and why not a way tried before."""
+    handler, declined = route(entry, env)
+    reasons = _reasons(declined)
+    if handler is None:
+        return "cannot start: " + ("; ".join(reasons) or f"no way to start {entry.kind.value}")
+    text = f"starts via {ROUTE_WORDS.get(handler.method, handler.method.value)}"
+    if reasons:
+        text += " (not " + "; ".join(reasons) + ")"
+    return text
+
+
 def plan(entry: BootEntry, reader_for: ReaderFor, env: Environment) -> Plan:
     """How ``entry`` would be started.  Problems (unreadable or invalid files, a method that
-    is not allowed) are in ``Plan.problems``; HandoffError only when no handler accepts it."""
-    return choose(entry, env).plan(entry, reader_for, env)
+    is not allowed) are in ``Plan.problems``; HandoffError only when no handler accepts it.
+    Why the handlers tried first declined is added to the notes ("not payload: …")."""
+    handler = choose(entry, env)
+    result = handler.plan(entry, reader_for, env)
+    _, declined = route(entry, env)
+    if declined:
+        notes = [*result.notes, *(f"not {r}" for r in _reasons(declined))]
+        result = replace(result, notes=_unique(notes))
+    return result
 
 
 def _with_cmdline(

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from bootmenu import bootnext, firmware, handoff, syscalls
+from bootmenu import bootnext, efivars, firmware, handoff, syscalls
 from bootmenu.config import EfiHandoff
 from bootmenu.errors import BootmenuError, FormatError, HandoffError, PathError
 from bootmenu.fs import MAX_IMAGE_SIZE
@@ -454,6 +454,15 @@ def boot_variables(
 # -- the handler ------------------------------------------------------------------------------
 
 
+def secure_boot_enabled(directory: str | os.PathLike[str] = efivars.EFIVARFS) -> bool:
+    """Whether the firmware's ``SecureBoot`` variable says Secure Boot is on."""
+    try:
+        var = efivars.read("SecureBoot", EFI_GLOBAL_VARIABLE, directory=directory)
+    except (OSError, FormatError):
+        return False
+    return var is not None and var.data[:1] == b"\x01"
+
+
 def find_payload(paths: Sequence[Path] = PAYLOAD_PATHS) -> Path | None:
     for path in paths:
         if path.is_file():
@@ -483,8 +492,10 @@ class Payload:
         paths: Sequence[Path] = PAYLOAD_PATHS,
         sys_block: Path = SYS_CLASS_BLOCK,
         machine_files: Mapping[str, Path] | None = None,
+        efivars_dir: str | os.PathLike[str] = efivars.EFIVARFS,
     ):
         self.setting = setting
+        self.efivars_dir = efivars_dir
         self.paths = tuple(paths)
         self.sys_block = sys_block
         self.machine_files = dict(machine_files or {})
@@ -502,6 +513,11 @@ class Payload:
             return "this machine did not start through UEFI"
         if env.host_arch != "x86_64":
             return f"the payload is built for x86_64, this machine is {env.host_arch}"
+        if self.setting is EfiHandoff.AUTO and secure_boot_enabled(self.efivars_dir):
+            return (
+                "Secure Boot is on, and the payload would start the application without the "
+                "firmware's signature check (efi_handoff = payload overrides this)"
+            )
         path = find_payload(self.paths)
         if path is None:
             return "the EFI payload is not installed (" + ", ".join(map(str, self.paths)) + ")"

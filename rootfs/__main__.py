@@ -29,6 +29,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="build a second time into a scratch directory and compare the outputs byte by byte",
     )
+    payload = p.add_mutually_exclusive_group()
+    payload.add_argument(
+        "--payload",
+        type=Path,
+        default=None,
+        metavar="ELF",
+        help="include this UniversalPayload.elf (default: build it with scripts/build-payload, "
+        "cached)",
+    )
+    payload.add_argument(
+        "--no-payload",
+        action="store_true",
+        help="leave the UEFI payload out (EFI applications then start through BootNext only)",
+    )
     p.add_argument("--keep-stage", action="store_true", help="keep the staged tree in OUT/.stage")
     p.add_argument("-v", "--verbose", action="store_true", help="show the commands run")
     args = parser.parse_args(argv)
@@ -39,13 +53,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = build(
             args.out, progress=progress, cache=args.cache, keep_stage=args.keep_stage,
-            verbose=args.verbose,
+            verbose=args.verbose, payload=False if args.no_payload else args.payload or True,
         )  # fmt: skip
         if args.check_reproducible:
             scratch = Path(tempfile.mkdtemp(prefix="rootfs-check-", dir=result.out))
             try:
                 progress("rootfs: building again to check that the outputs are reproducible")
-                again = build(scratch, progress=lambda _m: None, cache=args.cache)
+                again = build(
+                    scratch, progress=lambda _m: None, cache=args.cache,
+                    payload=False if args.no_payload else args.payload or True,
+                )  # fmt: skip
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
             differ = [n for n, d in result.outputs.items() if again.outputs.get(n) != d]

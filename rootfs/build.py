@@ -10,6 +10,7 @@ and print the size table.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import posixpath
@@ -35,7 +36,10 @@ PYTHON_LIB = "usr/lib/python3.11"
 SITE = "usr/lib/python3/dist-packages"  # on Debian's sys.path
 ZSTD_LEVEL = 19
 PARTS = ("modules", "python", "python-packages", "bootmenu", "udev", "kmod", "kexec-tools",
-         "busybox", "libraries", "other")  # fmt: skip
+         "busybox", "libraries", "payload", "other")  # fmt: skip
+# Where the initramfs carries edk2's Universal Payload (bootmenu.payload.PAYLOAD_PATHS).
+PAYLOAD_DIR = "usr/lib/bootmenu"
+BUILD_PAYLOAD = CHECKOUT / "scripts" / "build-payload"
 PROGRAM_PARTS = {
     "busybox": "busybox",
     "python3.11": "python",
@@ -529,6 +533,53 @@ def source_date_epoch(default: int) -> int:
     return default
 
 
+def build_payload(progress: Progress) -> Path:
+    """Run scripts/build-payload (cached: a second run only prints the path) and return the
+    path of UniversalPayload.elf."""
+    progress("building (or taking from the cache) the UEFI payload: scripts/build-payload")
+    # Its steps go to stderr (shown here); the path is the last line of its stdout.
+    try:
+        result = subprocess.run(
+            ["bash", str(BUILD_PAYLOAD)], stdout=subprocess.PIPE, text=True, check=False
+        )
+    except OSError as e:
+        raise BuildError(f"cannot run scripts/build-payload: {e.strerror}") from e
+    if result.returncode != 0:
+        raise BuildError(
+            f"scripts/build-payload failed (exit {result.returncode}); its messages are above. "
+            "Build with --no-payload to leave the payload out."
+        )
+    output = result.stdout
+    lines = [line for line in output.splitlines() if line.strip()]
+    if not lines or not Path(lines[-1]).is_file():
+        raise BuildError(f"scripts/build-payload did not name the payload it built: {output!r}")
+    return Path(lines[-1])
+
+
+def stage_payload(stage: Stage, elf: Path) -> dict[str, Any]:
+    """Copy UniversalPayload.elf and the .json its build left beside it into the stage."""
+    try:
+        data = elf.read_bytes()
+        info = elf.with_suffix(".json").read_bytes()
+    except OSError as e:
+        raise BuildError(f"cannot read the UEFI payload {e.filename}: {e.strerror}") from None
+    if data[:4] != b"\x7fELF":
+        raise BuildError(f"{elf} is not an ELF file (not a Universal Payload)")
+    stage.write(f"{PAYLOAD_DIR}/UniversalPayload.elf", data, "payload")
+    stage.write(f"{PAYLOAD_DIR}/UniversalPayload.json", info, "payload")
+    try:
+        described: Any = json.loads(info)
+    except ValueError:
+        described = {}
+    return {
+        "source": str(elf),
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "edk2": described.get("edk2") if isinstance(described, dict) else None,
+        "controllers": described.get("controllers") if isinstance(described, dict) else None,
+    }
+
+
 def build(
     out: Path,
     *,
@@ -536,8 +587,14 @@ def build(
     cache: Path | None = None,
     keep_stage: bool = False,
     verbose: bool = False,
+    payload: Path | bool = True,
 ) -> BuildResult:
-    """Build vmlinuz, initramfs.cpio.zst, bootmenu.efi and manifest.json into ``out``."""
+    """Build vmlinuz, initramfs.cpio.zst, bootmenu.efi and manifest.json into ``out``.
+
+    ``payload``: True builds (or takes from the cache) edk2's Universal Payload with
+    scripts/build-payload and includes it; a path includes that file; False leaves it out
+    (EFI applications then start through BootNext only).
+    """
     require("apt-get", "apt-cache", "dpkg-deb", "depmod", "objcopy", "zstd", "ldconfig")
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -584,6 +641,11 @@ def build(
         b.step(f"{libs} libraries added, {applets} busybox applets; ldconfig -r")
         run(["ldconfig", "-r", stage.root, "-X"], verbose=verbose)
         stage.parts["etc/ld.so.cache"] = "libraries"
+        payload_info: dict[str, Any] | None = None
+        if payload is not False:
+            elf = build_payload(b.step) if payload is True else Path(payload)
+            payload_info = stage_payload(stage, elf)
+            b.step(f"UEFI payload {elf} ({payload_info['size'] / 1e6:.1f} MB) included")
         b.step("smoke test: importing bootmenu with the staged Python")
         b.smoke_test(stage)
 
@@ -634,6 +696,7 @@ def build(
         },
         "wheels": pins,
         "modules": module_info,
+        "payload": payload_info,
         "sizes": {
             "parts": {part: sizes.get(part, 0) for part in PARTS},
             "kernel": vmlinuz.stat().st_size,

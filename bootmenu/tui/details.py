@@ -1,5 +1,6 @@
 """Two lines under the list about the entry under the cursor: why it cannot boot, or what it
-starts and with which command line."""
+starts and with which command line; for an EFI application, how it will start (the UEFI
+payload, or BootNext and a firmware reset, and why)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ class EntryDetails(Static):
     EntryDetails { height: 3; width: 100%; padding: 0 1; border-top: solid $primary; }
     """
 
-    def show(self, entry: BootEntry | None, note: str | None = None) -> None:
+    def show(
+        self, entry: BootEntry | None, note: str | None = None, *, route: str | None = None
+    ) -> None:
         if entry is None:
             self.update(Text(note or "", no_wrap=True, overflow="ellipsis"))
             return
@@ -35,4 +38,8 @@ class EntryDetails(Static):
                 no_wrap=True,
                 overflow="ellipsis",
             )
+            if route is not None:
+                if entry.cmdline:
+                    first.append(f"  {entry.cmdline}")
+                second = Text(route, no_wrap=True, overflow="ellipsis")
         self.update(Text("\n").join([first, second]))

@@ -98,7 +98,9 @@ class MainScreen(Screen[None]):
         self.refresh_status()
 
     def refresh_details(self) -> None:
-        self.query_one(EntryDetails).show(self.entries.highlighted_entry)
+        entry = self.entries.highlighted_entry
+        route = self.menu.view.routes.get(entry.id) if entry is not None else None
+        self.query_one(EntryDetails).show(entry, route=route)
 
     def refresh_status(self) -> None:
         app = self.menu

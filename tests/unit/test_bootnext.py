@@ -11,7 +11,7 @@ from uuid import UUID
 
 import pytest
 
-from bootmenu import bootnext, handoff, syscalls
+from bootmenu import bootnext, handoff, payload, syscalls
 from bootmenu.bootnext import TAG, BootNext
 from bootmenu.config import EfiHandoff
 from bootmenu.errors import HandoffError
@@ -278,13 +278,17 @@ def test_refusals(efivars: Path, sysfs: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_payload_setting_falls_back_to_bootnext(
-    efivars: Path, sysfs: Path, reader_for: handoff.ReaderFor
+    efivars: Path, sysfs: Path, reader_for: handoff.ReaderFor, tmp_path: Path
 ) -> None:
+    missing = tmp_path / "no" / "UniversalPayload.elf"
+    payload.install(setting=EfiHandoff.PAYLOAD, paths=(missing,), sys_block=sysfs)
     handler(efivars, sysfs, EfiHandoff.PAYLOAD)
     plan = handoff.plan(WINDOWS, reader_for, ENV)
     assert plan.method is handoff.Method.BOOTNEXT and plan.bootable
-    assert plan.notes[0] == (
-        "efi_handoff is payload, but the payload path is not available yet; using BootNext"
+    assert plan.notes[-1] == f"not payload: the EFI payload is not installed ({missing})"
+    assert handoff.describe_route(WINDOWS, ENV) == (
+        "starts via BootNext and a firmware reset "
+        f"(not payload: the EFI payload is not installed ({missing}))"
     )
 
 

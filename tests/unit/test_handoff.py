@@ -849,14 +849,19 @@ def test_efi_applications_need_a_uefi_boot() -> None:
 
     saved = list(handoff.HANDLERS)
     try:
+        from bootmenu import payload
+
+        handoff.HANDLERS[:] = [h for h in saved if h.method is not handoff.Method.PAYLOAD]
         bootnext.install(directory="/nonexistent/efivars")
+        payload.install(paths=(Path("/nonexistent/UniversalPayload.elf"),))
         with pytest.raises(HandoffError) as caught:
             handoff.choose(efi_entry(), replace(ENV, efi=False))
     finally:
         handoff.HANDLERS[:] = saved
     assert str(caught.value) == (
-        'cannot start "Windows Boot Manager": bootnext: this machine did not start through '
-        "UEFI, so there is no firmware boot manager to hand EFI applications to"
+        'cannot start "Windows Boot Manager": payload: this machine did not start through UEFI; '
+        "bootnext: this machine did not start through UEFI, so there is no firmware boot manager "
+        "to hand EFI applications to"
     )
 
 

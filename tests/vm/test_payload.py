@@ -1,0 +1,162 @@
+"""EFI applications through kexec into the UEFI Universal Payload (issue 7's VM tests).
+
+OVMF starts bootmenu (its kernel and initramfs, the payload inside); one AHCI disk holds an ESP
+with two marker EFI applications (:mod:`tests.efi_marker`) and a BLS entry for each.  bootmenu
+must start the *second* one through the payload: kexec into edk2's Universal Payload, whose DXE
+driver of ours sets ``Boot0B00``/``BootNext`` from bootmenu's HOBs, whose BDS then starts it.
+
+What proves it:
+
+- the second application's marker appears, the first one's never does;
+- no firmware reset happened: QEMU runs with ``-no-reboot``, so a reset would end it before
+  any marker; the firmware's start of bootmenu's kernel (the EFI stub's "Loaded initrd" line,
+  printed while OVMF's boot services run) and the kernel banner appear exactly once in the serial
+  log, and bootmenu's /init ran once;
+- the hand-off went through ``kexec`` ("kexec_core: Starting new kernel") and bootmenu said it
+  would use the payload;
+- the disk image is bit-identical afterwards.
+
+Once through autoboot (the disk's ``loader.conf`` names the second entry) and once through the
+Textual menu, with the entry chosen by keystrokes.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+from typing import Final
+
+import pytest
+
+from tests.efi_marker import build_marker_app
+from tests.vm import disks
+from tests.vm.conftest import Artifacts
+from tests.vm.qemu import Disk, Machine
+from tests.vm.test_menu import DOWN, ENTER, Screen, wait_for_cursor
+
+pytestmark = pytest.mark.vm
+
+UP: Final = "\x1b[A"  # what a VT100 sends for the Up arrow
+FIRST_MARKER: Final = "BOOTMENU-UPL-FIRST-41c7"
+SECOND_MARKER: Final = "BOOTMENU-UPL-SECOND-9e2b"
+FIRST_TITLE: Final = "First marker application"
+SECOND_TITLE: Final = "Second marker application"
+ESP_PARTUUID: Final = "0b007a1d-0000-4000-8000-00000000e5b7"
+DISK_GUID: Final = "0b007a1d-0000-4000-8000-0000000d15c7"
+
+# Printed by Linux's EFI stub while OVMF starts bootmenu's kernel, and the kernel's banner: a
+# firmware reset that came back to bootmenu would print both again.
+FIRMWARE_STARTED_KERNEL: Final = "EFI stub: Loaded initrd"
+KERNEL_BANNER: Final = "Linux version "
+INIT_STARTED: Final = "bootmenu-init: phase init"
+KEXEC_STARTED: Final = "kexec_core: Starting new kernel"
+# bootmenu did not get as far as the hand-off, or the machine came back (a reset).
+FAILED: Final = (
+    r"bootmenu-init: bootmenu \w+ exited with status \d+",
+    r"bootmenu-init: rescue shell",
+    r"Kernel panic",
+    FIRST_MARKER,
+)
+
+
+def build_disk(path: Path, *, default: str) -> Path:
+    """A GPT disk with one ESP: two marker applications, a BLS entry each, and ``loader.conf``
+    naming ``default`` (no timeout: the menu test sets its own with the command line)."""
+    with tempfile.TemporaryDirectory(prefix="upl-esp-", dir=path.parent) as scratch:
+        work = Path(scratch)
+        files: dict[str, Path] = {}
+        for name, title, marker in (
+            ("first", FIRST_TITLE, FIRST_MARKER),
+            ("second", SECOND_TITLE, SECOND_MARKER),
+        ):
+            entry = work / f"{name}.conf"
+            entry.write_text(f"title {title}\nefi /EFI/markers/{name}.efi\n")
+            files[f"/loader/entries/{name}.conf"] = entry
+            files[f"/EFI/markers/{name}.efi"] = build_marker_app(marker)
+        loader_conf = work / "loader.conf"
+        loader_conf.write_text(f"default {default}\ntimeout 0\n")
+        files["/loader/loader.conf"] = loader_conf
+        total = sum(p.stat().st_size for p in files.values())
+        size_mib = max(64, total * 5 // 4 // disks.MIB + 16)
+        esp = disks.make_vfat(work / "esp.img", files, size_mib, label="ESP", volid="0B00E5B7")
+        disks.assemble_gpt(
+            path,
+            [disks.Partition(esp, disks.ESP_TYPE, ESP_PARTUUID, "EFI System Partition")],
+            disk_guid=DISK_GUID,
+        )
+    return path
+
+
+def machine(tmp_path: Path, artifacts: Artifacts, disk: Path, append: str) -> Machine:
+    return Machine(
+        tmp_path / "serial.log",
+        firmware="ovmf",
+        kernel=artifacts.vmlinuz,
+        initrd=artifacts.initramfs,
+        append=f"console=ttyS0 {append}",
+        disks=[Disk(disk, bus="ahci", serial="esp0")],
+        no_reboot=True,  # a firmware reset ends QEMU before any marker could appear
+        memory_mib=2048,
+    )
+
+
+def check_no_reset(output: str, *, quiet: bool = False) -> None:
+    """``quiet``: bootmenu's kernel ran with ``quiet`` (the menu), so it printed no messages and
+    only /init's line tells that bootmenu started once."""
+    assert SECOND_MARKER in output
+    assert FIRST_MARKER not in output, "the payload started the first application"
+    assert output.count(INIT_STARTED) == 1, "bootmenu started more than once"
+    if quiet:
+        return
+    assert output.count(KEXEC_STARTED) == 1
+    assert output.count(FIRMWARE_STARTED_KERNEL) == 1, "the firmware started the kernel again"
+    assert output.count(KERNEL_BANNER) == 1
+
+
+def test_autoboot_starts_the_second_application_through_the_payload(
+    tmp_path: Path, artifacts: Artifacts
+) -> None:
+    disk = build_disk(tmp_path / "esp.img", default="second.conf")
+    before = disks.sha256(disk)
+    vm = machine(tmp_path, artifacts, disk, "bootmenu.mode=autoboot")
+    with vm:
+        vm.expect(INIT_STARTED, 120, fail=FAILED)
+        vm.expect(r"starts via the UEFI payload|method: payload|kexec into the UEFI payload", 150,
+                  fail=FAILED)  # fmt: skip
+        vm.expect(KEXEC_STARTED, 120, fail=FAILED)
+        started = vm.elapsed()
+        vm.expect(re.escape(SECOND_MARKER), 120, fail=FAILED)
+        print(f"kexec → marker: {vm.elapsed() - started:.1f} s")
+        output = vm.output
+    check_no_reset(output)
+    assert disks.sha256(disk) == before
+
+
+def test_menu_keystrokes_start_the_second_application_through_the_payload(
+    tmp_path: Path, artifacts: Artifacts
+) -> None:
+    disk = build_disk(tmp_path / "esp.img", default="first.conf")
+    before = disks.sha256(disk)
+    vm = machine(tmp_path, artifacts, disk, "quiet bootmenu.mode=menu bootmenu.timeout=menu-force")
+    with vm:
+        screen = Screen(vm)
+        # Under TCG the kernel, udev and Python take 20-40 s before the first frame.
+        screen.wait(
+            "the menu, the cursor on the first application",
+            lambda: (row := screen.cursor()) is not None and row.title == FIRST_TITLE,
+            180,
+        )
+        details = screen.text()
+        assert "starts via the UEFI payload, no firmware reset" in details, screen.dump()
+        # Move to the second application with the arrow keys, wherever the list put it.
+        order = [row.title for row in screen.rows()]
+        steps = order.index(SECOND_TITLE) - order.index(FIRST_TITLE)
+        screen.type((DOWN if steps > 0 else UP) * abs(steps))
+        wait_for_cursor(screen, SECOND_TITLE)
+        screen.type(ENTER)
+        vm.expect(re.escape(SECOND_MARKER), 240, fail=FAILED)
+        output = vm.output
+        print("\n".join(screen.steps))
+    check_no_reset(output, quiet=True)
+    assert disks.sha256(disk) == before
