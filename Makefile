@@ -1,6 +1,6 @@
 # The two commands of the README: `make test` (everything CI runs, the VM tier included) and
 # `make demo` (bootmenu in QEMU on this terminal).
-.PHONY: setup test lint unit demo bench build
+.PHONY: setup test lint unit demo bench bench-efi build
 
 setup:
 	bash scripts/setup
@@ -32,3 +32,7 @@ demo: setup
 # Prints speed and size numbers (not a test); see bench/README.md.
 bench: setup
 	.venv/bin/python -m bench.bench
+
+# Enter → the EFI application's first output: the UEFI payload against BootNext + reset.
+bench-efi: setup
+	.venv/bin/python -m bench.efi_handoff

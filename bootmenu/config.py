@@ -525,9 +525,13 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "efi_handoff",
         Choice(EfiHandoff),
         EfiHandoff.AUTO,
-        "How to start an EFI application (Windows Boot Manager, shim, another boot loader), "
-        'which kexec cannot do: "bootnext" sets the firmware\'s BootNext variable and reboots; '
-        '"payload" hands it to bootmenu\'s EFI payload; "auto" lets bootmenu choose.',
+        "How to start an EFI application (Windows Boot Manager, Haiku's loader, shim, another "
+        'boot loader), which Linux cannot run itself: "payload" kexecs into edk2\'s UEFI '
+        "Universal Payload, which starts it with no firmware reset; \"bootnext\" sets the "
+        "firmware's BootNext variable and reboots (the firmware checks Secure Boot signatures); "
+        '"auto" takes the payload when it can work (no lockdown, Secure Boot off, the payload '
+        "has a driver for the application's disk controller) and BootNext otherwise. Where the "
+        "payload cannot be used, BootNext is used, and the menu says why.",
     ),
     Setting(
         "mode",

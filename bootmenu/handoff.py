@@ -14,8 +14,10 @@ Three steps, each its own function so that front ends can show what will happen 
 
 Methods: Linux kernels and UKIs go through ``kexec_file_load`` (the kernel checks signatures);
 kexec-tools' ``kexec_load`` is the fallback outside lockdown; Multiboot kernels need kexec-tools.
-EFI applications get their handlers in later issues (BootNext, the EFI payload): :func:`register`
-adds or replaces a handler without touching the others.  See ``docs/handoff.md``.
+EFI applications go through the UEFI payload (:mod:`bootmenu.payload`, no firmware reset) or
+BootNext and a firmware reset (:mod:`bootmenu.bootnext`), which register themselves:
+:func:`register` adds or replaces a handler without touching the others.  See
+``docs/handoff.md``.
 """
 
 from __future__ import annotations

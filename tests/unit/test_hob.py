@@ -204,3 +204,21 @@ def test_arbitrary_guid_data(data: bytes) -> None:
     ):
         with contextlib.suppress(FormatError):
             parse(data)
+
+
+def test_firmware_volume_golden() -> None:
+    fv = hob.FirmwareVolume(base=0x7E10_0000, length=0x26_0000)
+    assert bytes(fv) == h(
+        "0500 1800 00000000"  # type FV, length 24, reserved
+        "0000107e00000000"  # BaseAddress
+        "0000260000000000"  # Length
+    )
+    (parsed, _end) = hob.parse_hob_list(bytes(fv) + bytes(hob.EndOfHobList()))
+    assert parsed == fv
+
+
+def test_unknown_hob_is_kept_as_it_was() -> None:
+    raw = h("0700 1000 00000000 0102030405060708")  # type 7 (EFI_HOB_TYPE_FV2 is 9; 7 is unused)
+    (parsed, _end) = hob.parse_hob_list(raw + bytes(hob.EndOfHobList()))
+    assert parsed == hob.UnknownHob(7, h("0102030405060708"))
+    assert bytes(parsed) == raw

@@ -32,7 +32,8 @@ import pytest
 from tests.efi_marker import build_marker_app
 from tests.vm import disks
 from tests.vm.conftest import Artifacts
-from tests.vm.qemu import Disk, Machine
+from tests.vm.qemu import Bus, Disk, Machine
+from tests.vm.targets import TARGET_EXIT_STATUS, TARGET_LINE, Targets
 from tests.vm.test_menu import DOWN, ENTER, Screen, wait_for_cursor
 
 pytestmark = pytest.mark.vm
@@ -42,12 +43,15 @@ FIRST_MARKER: Final = "BOOTMENU-UPL-FIRST-41c7"
 SECOND_MARKER: Final = "BOOTMENU-UPL-SECOND-9e2b"
 FIRST_TITLE: Final = "First marker application"
 SECOND_TITLE: Final = "Second marker application"
+LINUX_TITLE: Final = "Debian's kernel as an EFI application"
+OPTIONS_WORD: Final = "bootmenu-load-options=passed"
 ESP_PARTUUID: Final = "0b007a1d-0000-4000-8000-00000000e5b7"
 DISK_GUID: Final = "0b007a1d-0000-4000-8000-0000000d15c7"
 
-# Printed by Linux's EFI stub while OVMF starts bootmenu's kernel, and the kernel's banner: a
-# firmware reset that came back to bootmenu would print both again.
-FIRMWARE_STARTED_KERNEL: Final = "EFI stub: Loaded initrd"
+# Printed by Linux's EFI stub while OVMF starts bootmenu's kernel (OVMF hands QEMU's -initrd over
+# as LINUX_EFI_INITRD_MEDIA_GUID), and the kernel's banner: a firmware reset that came back to
+# bootmenu would print both again.
+FIRMWARE_STARTED_KERNEL: Final = "EFI stub: Loaded initrd from LINUX_EFI_INITRD_MEDIA_GUID"
 KERNEL_BANNER: Final = "Linux version "
 INIT_STARTED: Final = "bootmenu-init: phase init"
 KEXEC_STARTED: Final = "kexec_core: Starting new kernel"
@@ -60,9 +64,12 @@ FAILED: Final = (
 )
 
 
-def build_disk(path: Path, *, default: str) -> Path:
+def build_disk(
+    path: Path, *, default: str, bootx64: Path | None = None, toml: str | None = None
+) -> Path:
     """A GPT disk with one ESP: two marker applications, a BLS entry each, and ``loader.conf``
-    naming ``default`` (no timeout: the menu test sets its own with the command line)."""
+    naming ``default`` (no timeout: the menu test sets its own with the command line).
+    ``bootx64``: also bootmenu's UKI as the removable-path loader; ``toml``: /bootmenu.toml."""
     with tempfile.TemporaryDirectory(prefix="upl-esp-", dir=path.parent) as scratch:
         work = Path(scratch)
         files: dict[str, Path] = {}
@@ -74,6 +81,11 @@ def build_disk(path: Path, *, default: str) -> Path:
             entry.write_text(f"title {title}\nefi /EFI/markers/{name}.efi\n")
             files[f"/loader/entries/{name}.conf"] = entry
             files[f"/EFI/markers/{name}.efi"] = build_marker_app(marker)
+        if bootx64 is not None:
+            files["/EFI/BOOT/BOOTX64.EFI"] = bootx64
+        if toml is not None:
+            (work / "bootmenu.toml").write_text(toml)
+            files["/bootmenu.toml"] = work / "bootmenu.toml"
         loader_conf = work / "loader.conf"
         loader_conf.write_text(f"default {default}\ntimeout 0\n")
         files["/loader/loader.conf"] = loader_conf
@@ -88,14 +100,16 @@ def build_disk(path: Path, *, default: str) -> Path:
     return path
 
 
-def machine(tmp_path: Path, artifacts: Artifacts, disk: Path, append: str) -> Machine:
+def machine(
+    tmp_path: Path, artifacts: Artifacts, disk: Path, append: str, bus: Bus = "ahci"
+) -> Machine:
     return Machine(
         tmp_path / "serial.log",
         firmware="ovmf",
         kernel=artifacts.vmlinuz,
         initrd=artifacts.initramfs,
         append=f"console=ttyS0 {append}",
-        disks=[Disk(disk, bus="ahci", serial="esp0")],
+        disks=[Disk(disk, bus=bus, serial="esp0")],
         no_reboot=True,  # a firmware reset ends QEMU before any marker could appear
         memory_mib=2048,
     )
@@ -114,12 +128,15 @@ def check_no_reset(output: str, *, quiet: bool = False) -> None:
     assert output.count(KERNEL_BANNER) == 1
 
 
+@pytest.mark.parametrize("bus", ["ahci", "virtio"])
 def test_autoboot_starts_the_second_application_through_the_payload(
-    tmp_path: Path, artifacts: Artifacts
+    tmp_path: Path, artifacts: Artifacts, bus: Bus
 ) -> None:
+    """AHCI, and virtio-blk (which Haiku developers use under QEMU: the payload build carries
+    edk2's virtio drivers)."""
     disk = build_disk(tmp_path / "esp.img", default="second.conf")
     before = disks.sha256(disk)
-    vm = machine(tmp_path, artifacts, disk, "bootmenu.mode=autoboot")
+    vm = machine(tmp_path, artifacts, disk, "bootmenu.mode=autoboot", bus)
     with vm:
         vm.expect(INIT_STARTED, 120, fail=FAILED)
         vm.expect(r"starts via the UEFI payload|method: payload|kexec into the UEFI payload", 150,
@@ -159,4 +176,50 @@ def test_menu_keystrokes_start_the_second_application_through_the_payload(
         output = vm.output
         print("\n".join(screen.steps))
     check_no_reset(output, quiet=True)
+    assert disks.sha256(disk) == before
+
+
+def test_linux_efi_stub_through_the_payload_gets_its_command_line(
+    tmp_path: Path, artifacts: Artifacts, targets: Targets
+) -> None:
+    """Debian's kernel is an EFI application too (its EFI stub): started through the payload
+    as an ``efi`` BLS entry, it must get the entry's ``options`` as its load options (its
+    command line, with the ``initrd=`` its stub loads from the ESP), leave the payload's boot
+    services and run to the target's marker.  This proves the load options pass through, and
+    that an OS started by the payload survives ExitBootServices (with ``-cpu max`` the CPU has
+    5-level paging, which the trampoline must not hand on)."""
+    options = f"console=ttyS0 initrd=\\EFI\\target\\initrd.img {OPTIONS_WORD}"
+    with tempfile.TemporaryDirectory(prefix="upl-linux-", dir=tmp_path) as scratch:
+        work = Path(scratch)
+        entry = work / "linux.conf"
+        entry.write_text(f"title {LINUX_TITLE}\nefi /EFI/target/vmlinuz.efi\noptions {options}\n")
+        loader_conf = work / "loader.conf"
+        loader_conf.write_text("default linux.conf\ntimeout 0\n")
+        files = {
+            "/EFI/target/vmlinuz.efi": targets.vmlinuz,
+            "/EFI/target/initrd.img": targets.initrd,
+            "/loader/entries/linux.conf": entry,
+            "/loader/loader.conf": loader_conf,
+        }
+        total = sum(p.stat().st_size for p in files.values())
+        esp = disks.make_vfat(work / "esp.img", files, max(64, total * 5 // 4 // disks.MIB + 16),
+                              label="ESP", volid="0B00E5B8")  # fmt: skip
+        disk = disks.assemble_gpt(
+            tmp_path / "linux.img",
+            [disks.Partition(esp, disks.ESP_TYPE, ESP_PARTUUID, "EFI System Partition")],
+            disk_guid=DISK_GUID,
+        )
+    before = disks.sha256(disk)
+    vm = machine(tmp_path, artifacts, disk, "bootmenu.mode=autoboot")
+    with vm:
+        vm.expect(INIT_STARTED, 120, fail=FAILED)
+        vm.expect(KEXEC_STARTED, 150, fail=FAILED)
+        got = vm.expect(TARGET_LINE, 240, fail=FAILED)
+        status = vm.wait_exit(60)
+        output = vm.output
+    assert got.group(1).split() == options.split(), got.group(1)
+    assert status == TARGET_EXIT_STATUS
+    assert output.count(INIT_STARTED) == 1
+    assert output.count(FIRMWARE_STARTED_KERNEL) == 1  # the target's stub: "from command line"
+    assert output.count(KERNEL_BANNER) == 2  # bootmenu's kernel, then the target
     assert disks.sha256(disk) == before
