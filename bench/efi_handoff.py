@@ -116,8 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         marker = statistics.median(r.marker for r in mine)
         print(f"{path:<10} {left:>20.1f} s {marker:>18.1f} s")
     for r in results:
-        print(f"  {r.path}: menu ready {r.menu_ready:.1f} s after QEMU started; "
-              f"left Linux {r.left_linux:.1f} s, application {r.marker:.1f} s after Enter")  # fmt: skip
+        print(
+            f"  {r.path}: menu ready {r.menu_ready:.1f} s after QEMU started; "
+            f"left Linux {r.left_linux:.1f} s, application {r.marker:.1f} s after Enter"
+        )
     return 0
 
 

@@ -527,7 +527,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         EfiHandoff.AUTO,
         "How to start an EFI application (Windows Boot Manager, Haiku's loader, shim, another "
         'boot loader), which Linux cannot run itself: "payload" kexecs into edk2\'s UEFI '
-        "Universal Payload, which starts it with no firmware reset; \"bootnext\" sets the "
+        'Universal Payload, which starts it with no firmware reset; "bootnext" sets the '
         "firmware's BootNext variable and reboots (the firmware checks Secure Boot signatures); "
         '"auto" takes the payload when it can work (no lockdown, Secure Boot off, the payload '
         "has a driver for the application's disk controller) and BootNext otherwise. Where the "
