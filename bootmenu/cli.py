@@ -11,7 +11,7 @@ import json
 import logging
 import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
 from bootmenu import __version__
@@ -128,12 +128,14 @@ def _core(args: argparse.Namespace) -> Core:
     )
 
 
-def _table(entries: Sequence[BootEntry]) -> str:
+def _table(entries: Sequence[BootEntry], routes: Mapping[str, str] | None = None) -> str:
     # Cut lines to the terminal's width only on a terminal; pipes and files get everything.
     width = shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 1 << 16
     rows = [("", "KIND", "TITLE", "VERSION", "ROOT", "STATUS")]
     for e in entries:
         status = "ok" if e.bootable else f"cannot boot: {e.problems[0]}"
+        if e.bootable and routes and e.id in routes:
+            status += f", {routes[e.id]}"  # EFI applications: the payload or BootNext
         rows.append(
             ("*" if e.default else "", e.kind.value, e.title, e.version or "", e.root, status)
         )
@@ -155,7 +157,12 @@ def cmd_list(args: argparse.Namespace) -> int:
         core.close()
     unusable = [d for d in view.devices if d.state.value not in ("usable", "skipped")]
     if args.json:
-        doc: dict[str, Any] = {"entries": [e.to_json() for e in view.entries]}
+        doc: dict[str, Any] = {
+            "entries": [
+                {**e.to_json(), **({"route": view.routes[e.id]} if e.id in view.routes else {})}
+                for e in view.entries
+            ]
+        }
         if view.devices:
             doc["devices"] = [
                 {
@@ -175,7 +182,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not view.entries:
         print("No boot entries found.")
     else:
-        print(_table(view.entries))
+        print(_table(view.entries, view.routes))
     for device in unusable:
         print(f"{device.devnode}: {device.state.value}: {device.reason or device.fstype or ''}")
     return EXIT_OK
@@ -194,6 +201,10 @@ def _print_plan(args: argparse.Namespace, plan: Plan, reason: str) -> None:
     for segment in plan.segments:
         print(f"  {segment.what}: {segment.source} ({segment.size} bytes)")
     print(f"  command line: {plan.cmdline}")
+    for note in plan.notes:
+        print(f"  note: {note}")
+    for problem in plan.problems:
+        print(f"  problem: {problem}")
 
 
 def _report(attempt: Attempt) -> None:

@@ -238,3 +238,30 @@ def test_partuuid_of_an_hd_without_signature() -> None:
     hd = HardDrive(1, 0, 1, None, 1, 0)
     assert firmware.partuuid_of(hd) is None
     assert firmware.find_volume(hd, [Volume("x", Path("/"), partuuid=str(UUID(int=0)))]) is None
+
+
+def test_core_tells_how_each_efi_entry_starts(tmp_path: Path) -> None:
+    """A --root directory is no disk the payload can read: the route is BootNext, and says
+    why not the payload; on a BIOS boot neither can start it and the route says so."""
+    root = windows_esp(tmp_path)
+    core = Core(roots=[str(root)], config_file=None, cmdline="",
+                efivars_dir=str(efivars(tmp_path, "ovmf-first-boot")))  # fmt: skip
+    view = core.start()
+    windows = next(e for e in view.entries if e.title == "Windows Boot Manager")
+    assert windows.bootable
+    assert view.routes[windows.id].startswith(
+        "starts via BootNext and a firmware reset (not payload: "
+    ), view.routes[windows.id]
+    assert all(e.kind is Kind.EFI for e in view.entries if e.id in view.routes)
+
+
+def test_core_route_on_a_bios_boot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(handoff, "EFI_DIR", tmp_path / "no-sys-firmware-efi")
+    core = Core(roots=[str(windows_esp(tmp_path))], config_file=None, cmdline="")
+    view = core.start()
+    (entry,) = view.entries
+    assert view.routes[entry.id] == (
+        "cannot start: payload: this machine did not start through UEFI; bootnext: this machine "
+        "did not start through UEFI, so there is no firmware boot manager to hand EFI "
+        "applications to"
+    )
