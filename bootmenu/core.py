@@ -33,6 +33,7 @@ from efi import uki
 if TYPE_CHECKING:
     from bootmenu.discover import Device, Discovery, Snapshot
     from bootmenu.mounts import Mounter
+    from bootmenu.payload import Payload
 
 log = logging.getLogger("bootmenu")
 
@@ -175,6 +176,7 @@ class Core:
         self._firmware: firmware.FirmwareState | None = None
         self._firmware_cache: firmware.ImageCache = {}
         self._env: handoff.Environment | None = None
+        self._efi_handlers: tuple[Payload, bootnext.BootNext] | None = None
         self._routes: dict[str, str] = {}
         if cmdline is None:
             try:
@@ -313,8 +315,16 @@ class Core:
         and BootNext; returns the BootNext handler."""
         from bootmenu import payload  # imported when EFI hand-offs are set up (parses ELF)
 
-        payload.install(setting=self.config.efi_handoff, efivars_dir=self.efivars_dir)
-        return bootnext.install(directory=self.efivars_dir, setting=self.config.efi_handoff)
+        setting = self.config.efi_handoff
+        if self._efi_handlers is None or self._efi_handlers[0].setting is not setting:
+            self._efi_handlers = (
+                payload.Payload(setting=setting, efivars_dir=self.efivars_dir),
+                bootnext.BootNext(directory=self.efivars_dir, setting=setting),
+            )
+        # The same instances each time: the payload handler remembers its file check.
+        handoff.register(self._efi_handlers[0], first=True)
+        handoff.register(self._efi_handlers[1])
+        return self._efi_handlers[1]
 
     def _environment(self) -> handoff.Environment:
         if self._env is None:

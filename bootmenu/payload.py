@@ -496,6 +496,9 @@ class Payload:
     ):
         self.setting = setting
         self.efivars_dir = efivars_dir
+        # (path, size, mtime) → the payload file's problems, so that the menu's per-entry
+        # route does not parse the 2.7 MB ELF again for every entry and every view.
+        self._checked: tuple[tuple[str, int, int], tuple[str, ...]] | None = None
         self.paths = tuple(paths)
         self.sys_block = sys_block
         self.machine_files = dict(machine_files or {})
@@ -521,6 +524,9 @@ class Payload:
         path = find_payload(self.paths)
         if path is None:
             return "the EFI payload is not installed (" + ", ".join(map(str, self.paths)) + ")"
+        damaged = self.payload_problems(path)
+        if damaged:
+            return f"the EFI payload {path} cannot be used: {damaged[0]}"
         if not entry.root.startswith("/dev/"):
             return f"{entry.root} is not a disk the payload can read"
         kind = disk_controller(entry.root, sys_block=self.sys_block)
@@ -530,6 +536,22 @@ class Payload:
         if kind not in drives:
             return f"{entry.root} is on a {kind} controller, which the payload has no driver for"
         return None
+
+    def payload_problems(self, path: Path) -> tuple[str, ...]:
+        """Why the payload file cannot be started (checked once per file version)."""
+        try:
+            st = path.stat()
+        except OSError as e:
+            return (f"{path}: {e.strerror}",)
+        key = (str(path), st.st_size, st.st_mtime_ns)
+        if self._checked is not None and self._checked[0] == key:
+            return self._checked[1]
+        try:
+            found = upl.problems(path.read_bytes())
+        except OSError as e:
+            found = (f"{path}: {e.strerror}",)
+        self._checked = (key, found)
+        return found
 
     def _read(
         self, entry: BootEntry, reader_for: handoff.ReaderFor, env: handoff.Environment

@@ -54,7 +54,11 @@ def test_dry_run_prints_the_plan(
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"would boot: {FEDORA_NEW.title} ({FEDORA_NEW.id})"
     assert out[1] == "  why: 'Fedora' (x): chosen in the menu"
-    assert out[-1] == f"  command line: {FEDORA_NEW.cmdline}"
+    assert f"  command line: {FEDORA_NEW.cmdline}" in out
+    assert all(
+        line.startswith("  note: ")
+        for line in out[out.index(f"  command line: {FEDORA_NEW.cmdline}") + 1 :]
+    )
     assert cores[0].roots == [str(boot)] and cores[0].dry_run
 
 

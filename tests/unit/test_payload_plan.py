@@ -195,6 +195,19 @@ def test_accepts_and_declines(tmp_path: Path) -> None:
     assert "not a disk" in (handler.accepts(entry("/srv/esp"), env()) or "")
 
 
+def test_a_damaged_payload_file_sends_entries_to_bootnext(tmp_path: Path) -> None:
+    """A truncated or foreign payload file is declined (with the reason) so that the entry can
+    still start through BootNext, instead of failing at load time."""
+    block = fake_sysfs(tmp_path / "sys", "0x010601")
+    elf = tmp_path / "UniversalPayload.elf"
+    elf.write_bytes(MINI[: len(MINI) // 3])
+    handler = payload.Payload(paths=[elf], sys_block=block)
+    why = handler.accepts(entry(), env()) or ""
+    assert why.startswith(f"the EFI payload {elf} cannot be used: "), why
+    elf.write_bytes(MINI)  # repaired: a new size, so it is checked again
+    assert handler.accepts(entry(), env()) is None
+
+
 def test_declines_a_controller_the_build_does_not_drive(tmp_path: Path) -> None:
     block = fake_sysfs(tmp_path / "sys", "0x010000", "0x1af4", "0x1001")
     elf = tmp_path / "UniversalPayload.elf"
