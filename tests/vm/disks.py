@@ -190,6 +190,19 @@ def assemble_gpt(disk: Path, partitions: Sequence[Partition], *, disk_guid: str)
     return disk
 
 
+def esp_disk(path: Path, files: Mapping[str, Path], *, partuuid: str, disk_guid: str,
+             volid: str) -> Path:  # fmt: skip
+    """A GPT disk with one EFI System Partition (FAT32, label ``ESP``) holding ``files``,
+    sized for them with room to spare (at least 64 MiB)."""
+    total = sum(p.stat().st_size for p in files.values())
+    size_mib = max(64, total * 5 // 4 // MIB + 16)
+    with tempfile.TemporaryDirectory(prefix="esp-", dir=path.parent) as scratch:
+        esp = make_vfat(Path(scratch) / "esp.img", files, size_mib, label="ESP", volid=volid)
+        assemble_gpt(path, [Partition(esp, ESP_TYPE, partuuid, "EFI System Partition")],
+                     disk_guid=disk_guid)  # fmt: skip
+    return path
+
+
 def _copy_sparse(image: Path, out: object, offset: int) -> None:
     assert hasattr(out, "seek") and hasattr(out, "write")
     zero = bytes(MIB)

@@ -134,15 +134,9 @@ def build_esp_disk(path: Path, bootx64: Path) -> Path:
             "/loader/loader.conf": loader_conf,
             "/bootmenu.toml": toml,
         }
-        total = sum(p.stat().st_size for p in files.values())
-        size_mib = max(64, total * 5 // 4 // disks.MIB + 16)
-        esp = disks.make_vfat(work / "esp.img", files, size_mib, label="ESP", volid=ESP_VOLID)
-        disks.assemble_gpt(
-            path,
-            [disks.Partition(esp, disks.ESP_TYPE, ESP_PARTUUID, "EFI System Partition")],
-            disk_guid=ESP_DISK_GUID,
+        return disks.esp_disk(
+            path, files, partuuid=ESP_PARTUUID, disk_guid=ESP_DISK_GUID, volid=ESP_VOLID
         )
-    return path
 
 
 # -- what the entry must look like -------------------------------------------------------------

@@ -89,15 +89,9 @@ def build_disk(
         loader_conf = work / "loader.conf"
         loader_conf.write_text(f"default {default}\ntimeout 0\n")
         files["/loader/loader.conf"] = loader_conf
-        total = sum(p.stat().st_size for p in files.values())
-        size_mib = max(64, total * 5 // 4 // disks.MIB + 16)
-        esp = disks.make_vfat(work / "esp.img", files, size_mib, label="ESP", volid="0B00E5B7")
-        disks.assemble_gpt(
-            path,
-            [disks.Partition(esp, disks.ESP_TYPE, ESP_PARTUUID, "EFI System Partition")],
-            disk_guid=DISK_GUID,
+        return disks.esp_disk(
+            path, files, partuuid=ESP_PARTUUID, disk_guid=DISK_GUID, volid="0B00E5B7"
         )
-    return path
 
 
 def machine(
@@ -201,14 +195,10 @@ def test_linux_efi_stub_through_the_payload_gets_its_command_line(
             "/loader/entries/linux.conf": entry,
             "/loader/loader.conf": loader_conf,
         }
-        total = sum(p.stat().st_size for p in files.values())
-        esp = disks.make_vfat(work / "esp.img", files, max(64, total * 5 // 4 // disks.MIB + 16),
-                              label="ESP", volid="0B00E5B8")  # fmt: skip
-        disk = disks.assemble_gpt(
-            tmp_path / "linux.img",
-            [disks.Partition(esp, disks.ESP_TYPE, ESP_PARTUUID, "EFI System Partition")],
-            disk_guid=DISK_GUID,
-        )
+        disk = disks.esp_disk(
+            tmp_path / "linux.img", files, partuuid=ESP_PARTUUID, disk_guid=DISK_GUID,
+            volid="0B00E5B8",
+        )  # fmt: skip
     before = disks.sha256(disk)
     vm = machine(tmp_path, artifacts, disk, "bootmenu.mode=autoboot")
     with vm:
