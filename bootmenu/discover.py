@@ -49,6 +49,7 @@ import contextlib
 import errno
 import logging
 import os
+import posixpath
 import re
 import select
 import threading
@@ -192,6 +193,18 @@ def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
     """Sort key that puts ``/dev/loop2`` before ``/dev/loop10`` and ``sda`` before ``sdb``."""
     return tuple(
         (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part
+    )
+
+
+_PCI_FUNCTION = re.compile(r"[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]")
+
+
+def sys_path_key(path: str) -> tuple[tuple[tuple[int, int | str], ...], ...]:
+    """Sort key for sysfs device paths: PCI functions (fixed-width hex, ``0000:00:1f.2``) in
+    address order, other components in natural order (``ata2`` before ``ata10``)."""
+    return tuple(
+        ((-1, part),) if _PCI_FUNCTION.fullmatch(part) else natural_key(part)
+        for part in path.strip("/").split("/")
     )
 
 
@@ -943,11 +956,19 @@ class Discovery:
     # -- snapshots -------------------------------------------------------------------------
 
     def _order(self, devnode: str) -> tuple[Any, ...]:
+        """Disks in the order of their place in the machine (the sysfs path: PCI function,
+        then port), which does not change from one boot to the next as sda/sdb can; then
+        partitions by number."""
         slot = self._slots.get(devnode)
         if slot is None:
             return (natural_key(devnode), 0, natural_key(devnode))
         d = slot.device
-        return (natural_key(d.disk), d.partnumber or 0, natural_key(d.devnode))
+        disk_path = d.sys_path
+        if d.disk != d.devnode and d.sys_path:  # a partition: its disk is the parent directory
+            disk_path = posixpath.dirname(d.sys_path.rstrip("/"))
+        if not disk_path:
+            return (natural_key(d.disk), d.partnumber or 0, natural_key(d.devnode))
+        return (sys_path_key(disk_path), d.partnumber or 0, natural_key(d.devnode))
 
     def _build(self) -> Snapshot:
         """A new snapshot of the current state (lock held)."""

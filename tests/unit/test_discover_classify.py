@@ -391,3 +391,19 @@ def test_matches_specs() -> None:
     assert not matches("/dev/loop0p2", dev)
     luks = classify(udev("gpt-luks2"), size=20 * MIB, disk="/dev/loop0")
     assert matches("PARTLABEL=EFI System", luks)
+
+
+def test_sys_path_key_orders_disks_by_their_place_in_the_machine() -> None:
+    from bootmenu.discover import sys_path_key
+
+    sda = "/sys/devices/pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0/block/sda"
+    sdb = "/sys/devices/pci0000:00/0000:00:1f.2/ata2/host1/target1:0:0/1:0:0:0/block/sdb"
+    sdj = "/sys/devices/pci0000:00/0000:00:1f.2/ata10/host9/target9:0:0/9:0:0:0/block/sdj"
+    vda = "/sys/devices/pci0000:00/0000:00:02.0/virtio1/block/vda"
+    nvme = "/sys/devices/pci0000:00/0000:00:1c.0/0000:01:00.0/nvme/nvme0/nvme0n1"
+    loop = "/sys/devices/virtual/block/loop0"
+    # PCI functions by address (hex: 02.0 < 1c.0 < 1f.2), ports naturally (ata2 < ata10), and
+    # what the kernel names them does not matter (sdj is on port 10).
+    assert sorted([loop, sdj, sda, nvme, vda, sdb], key=sys_path_key) == [
+        vda, nvme, sda, sdb, sdj, loop
+    ]
