@@ -181,6 +181,19 @@ def test_no_countdown_when_the_menu_waits_for_the_user() -> None:
     run(script, tick=0.02, config=make_config(timeout=-1))
 
 
+def test_one_enter_boots_when_the_menu_waits_for_the_user() -> None:
+    """With no countdown (menu-force), the first Enter boots: it does not only 'stop' a
+    countdown that is not running."""
+
+    async def script(pilot: P, app: BootmenuApp, core: FakeCore) -> None:
+        await pilot.pause(0.2)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.return_value is not None)
+
+    _app, core = run(script, tick=0.02, config=make_config(timeout=-1))
+    assert core.called("boot") == [(FEDORA_NEW,)]
+
+
 def test_timeout_zero_boots_at_once() -> None:
     async def script(pilot: P, app: BootmenuApp, core: FakeCore) -> None:
         await wait_for(pilot, lambda: app.return_value is not None)
