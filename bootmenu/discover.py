@@ -58,7 +58,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from bootmenu import syscalls
 from bootmenu.entries import DiskBootConfig, Scanner, VolumeScan, assemble
@@ -195,6 +195,9 @@ def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
         (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part
     )
 
+
+# How long discovery waits for udev to process a block device the kernel already has.
+UDEV_TIMEOUT: Final = 10.0
 
 _PCI_FUNCTION = re.compile(r"[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]")
 
@@ -475,8 +478,14 @@ class Discovery:
         device_timeout: float = 20.0,
         context: Any = None,
         include: Callable[[Device], bool] | None = None,
+        udev_timeout: float = UDEV_TIMEOUT,
     ):
         self.mounter = mounter
+        self.udev_timeout = udev_timeout
+        # Block devices the kernel has (sysfs) but udev has not processed yet, by sys path,
+        # with the time to stop waiting for them: discovery is not idle while any is left, so
+        # that autoboot does not decide before the first disk is even known.
+        self._pending: dict[str, float] = {}
         self.include = include
         self.host_arch = host_arch
         self.on_change = on_change
@@ -539,9 +548,16 @@ class Discovery:
         self._wake()
 
     def wait_idle(self, timeout: float) -> bool:
-        """Wait until no mount or scan is pending; False if that did not happen in time."""
+        """Wait until no mount or scan is pending and udev has processed every block device
+        there was at the start; False if that did not happen in time."""
+        deadline = time.monotonic() + timeout
         with self._lock:
-            return self._lock.wait_for(self._idle, timeout)
+            while not self._idle():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._lock.wait(min(remaining, 0.5))  # the udev wait also ends by time
+            return True
 
     def wait_for(self, specs: Sequence[str], timeout: float) -> list[str]:
         """Wait until every spec (``UUID=…``, ``PARTUUID=…``, ``LABEL=…``, ``PARTLABEL=…`` or
@@ -643,7 +659,11 @@ class Discovery:
         for udev_device in devices:
             try:
                 if not udev_device.is_initialized:
-                    continue  # udev has not processed it yet; its "add" event will come
+                    # udev has not processed it yet; its "add" event will come.
+                    with self._lock:
+                        path = str(udev_device.sys_path)
+                        self._pending.setdefault(path, time.monotonic() + self.udev_timeout)
+                    continue
                 devnode = self._handle(udev_device, "add", publish=False)
             except Exception:
                 log.exception("enumerating %s", getattr(udev_device, "sys_path", "?"))
@@ -697,6 +717,8 @@ class Discovery:
 
     def _handle(self, udev_device: Any, action: str, *, publish: bool = True) -> str | None:
         """Record what a udev event says; returns the devnode."""
+        with self._lock:
+            self._pending.pop(str(udev_device.sys_path), None)
         if action == "remove":
             node = udev_device.properties.get("DEVNAME")
             if node:
@@ -776,6 +798,16 @@ class Discovery:
                 slot.rescan = True
 
     def _idle(self) -> bool:
+        now = time.monotonic()
+        for path, give_up in list(self._pending.items()):
+            if now >= give_up:
+                del self._pending[path]
+                log.warning(
+                    "udev did not process %s within %.0f s; going on without it",
+                    path, self.udev_timeout,
+                )  # fmt: skip
+        if self._pending:
+            return False
         return not any(
             s.running or (s.rescan and s.present and s.stuck is None) for s in self._slots.values()
         )
@@ -1002,7 +1034,10 @@ class Discovery:
             entries=entries,
             disk_configs=tuple(c for c in result.disk_configs if c.volume in names),
             warnings=(*self._warnings, *problems, *result.warnings),
-            scanning=frozenset(s.device.devnode for s in present if s.running),
+            scanning=frozenset(
+                [s.device.devnode for s in present if s.running]
+                + ["/dev/" + posixpath.basename(p) for p in self._pending]
+            ),
             generation=self._generation,
             volumes=volumes,
         )
