@@ -8,7 +8,8 @@ writable copy of OVMF's variable store that is read on the host afterwards.
 The ESP (:func:`build_esp_disk`) holds bootmenu's UKI, the marker EFI application
 (:mod:`tests.efi_marker`: GRUB with an embedded config that prints :data:`MARKER` on the serial
 port and powers off) at :data:`MARKER_PATH`, a BLS entry ``/loader/entries/marker.conf`` with
-``efi`` pointing at it, ``/bootmenu.toml`` choosing that entry with ``timeout = 0``, and a
+``efi`` pointing at it, ``/bootmenu.toml`` choosing that entry with ``timeout = 0`` and
+``efi_handoff = "bootnext"`` (the UEFI payload would start it with no reset), and a
 Windows Boot Manager at ``\\EFI\\Microsoft\\Boot\\bootmgfw.efi`` (the small x64 fixture).
 
 What proves success: OVMF's own ``BdsDxe: loading Boot#### "<title>"`` line after the reset, the
@@ -123,7 +124,12 @@ def build_esp_disk(path: Path, bootx64: Path) -> Path:
         loader_conf = work / "loader.conf"
         loader_conf.write_text(f"default {OTHER_ENTRY}\ntimeout 5\n")
         toml = work / "bootmenu.toml"
-        toml.write_text(f'# tests/vm/test_bootnext.py\ndefault = "{MARKER_ENTRY}"\ntimeout = 0\n')
+        # efi_handoff: this disk is on virtio, which the UEFI payload drives too; these tests
+        # are about the firmware's BootNext path (tests/vm/test_payload.py: the payload).
+        toml.write_text(
+            f'# tests/vm/test_bootnext.py\ndefault = "{MARKER_ENTRY}"\ntimeout = 0\n'
+            'efi_handoff = "bootnext"\n'
+        )
         files = {
             "/EFI/BOOT/BOOTX64.EFI": bootx64,
             MARKER_PATH.replace("\\", "/"): build_marker_app(MARKER),
