@@ -405,5 +405,10 @@ def test_sys_path_key_orders_disks_by_their_place_in_the_machine() -> None:
     # PCI functions by address (hex: 02.0 < 1c.0 < 1f.2), ports naturally (ata2 < ata10), and
     # what the kernel names them does not matter (sdj is on port 10).
     assert sorted([loop, sdj, sda, nvme, vda, sdb], key=sys_path_key) == [
-        vda, nvme, sda, sdb, sdj, loop
+        vda,
+        nvme,
+        sda,
+        sdb,
+        sdj,
+        loop,
     ]
