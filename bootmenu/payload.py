@@ -128,6 +128,22 @@ class Machine:
     framebuffer: Framebuffer | None = None
     serial: hob.SerialPortInfo = field(default_factory=hob.SerialPortInfo)
 
+    def describe(self) -> str:
+        """One line for the log: what the payload is told besides memory."""
+        ram = sum(r.size for r in self.memory if r.type == "System RAM")
+        parts = [f"{ram >> 20} MiB RAM in {len(self.memory)} ranges",
+                 f"{self.address_bits} address bits"]  # fmt: skip
+        if self.acpi_rsdp:
+            parts.append(f"ACPI RSDP {self.acpi_rsdp:#x}")
+        if self.smbios3 or self.smbios:
+            parts.append(f"SMBIOS {(self.smbios3 or self.smbios or 0):#x}")
+        fb = self.framebuffer
+        if fb is not None:
+            parts.append(f"framebuffer {fb.width}x{fb.height} at {fb.base:#x} (GraphicsInfo)")
+        else:
+            parts.append("no framebuffer")
+        return ", ".join(parts)
+
 
 def parse_memmap(entries: Sequence[tuple[str, str, str]]) -> tuple[MemoryRange, ...]:
     """(start, end, type) as in ``/sys/firmware/memmap/N/`` (hex, ``end`` inclusive)."""
@@ -639,6 +655,7 @@ class Payload:
         ]:
             raise HandoffError(f"{entry.kernel} or the payload changed after it was checked")
         machine = read_machine(**self.machine_files)
+        log.info("payload: the machine as handed over: %s", machine.describe())
         layout = plan_segments(machine, elf, boot_variables(option))
         if env.dry_run:
             for s in layout.segments:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import struct
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -244,3 +245,13 @@ def test_plan_for_the_real_payload() -> None:
     assert fv.data[0x28:0x2C] == b"_FVH"
     assert len(layout.segments) == 4
     assert layout.phit_top - layout.phit_bottom < 8 << 20
+
+
+def test_machine_description_for_the_log() -> None:
+    m = machine()
+    line = m.describe()
+    assert f"{m.address_bits} address bits" in line
+    assert ("no framebuffer" in line) == (m.framebuffer is None)
+    fb = payload.Framebuffer(0xC000_0000, 0x40_0000, 1280, 800, 1280, 1)
+    with_fb = replace(m, framebuffer=fb).describe()
+    assert "framebuffer 1280x800 at 0xc0000000 (GraphicsInfo)" in with_fb

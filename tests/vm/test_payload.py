@@ -95,8 +95,9 @@ def build_disk(
 
 
 def machine(
-    tmp_path: Path, artifacts: Artifacts, disk: Path, append: str, bus: Bus = "ahci"
-) -> Machine:
+    tmp_path: Path, artifacts: Artifacts, disk: Path, append: str, bus: Bus = "ahci",
+    extra_args: tuple[str, ...] = (),
+) -> Machine:  # fmt: skip
     return Machine(
         tmp_path / "serial.log",
         firmware="ovmf",
@@ -106,6 +107,7 @@ def machine(
         disks=[Disk(disk, bus=bus, serial="esp0")],
         no_reboot=True,  # a firmware reset ends QEMU before any marker could appear
         memory_mib=2048,
+        extra_args=extra_args,
     )
 
 
@@ -122,15 +124,23 @@ def check_no_reset(output: str, *, quiet: bool = False) -> None:
     assert output.count(KERNEL_BANNER) == 1
 
 
-@pytest.mark.parametrize("bus", ["ahci", "virtio"])
+@pytest.mark.parametrize(
+    ("bus", "extra_args"),
+    [
+        pytest.param("ahci", (), id="ahci"),
+        pytest.param("virtio", (), id="virtio"),
+        pytest.param("ahci", ("-device", "VGA"), id="ahci-display"),
+    ],
+)
 def test_autoboot_starts_the_second_application_through_the_payload(
-    tmp_path: Path, artifacts: Artifacts, bus: Bus
+    tmp_path: Path, artifacts: Artifacts, bus: Bus, extra_args: tuple[str, ...]
 ) -> None:
-    """AHCI, and virtio-blk (which Haiku developers use under QEMU: the payload build carries
-    edk2's virtio drivers)."""
+    """AHCI; virtio-blk (which Haiku developers use under QEMU: QEMU's default, transitional
+    device); and with a display: Linux then has OVMF's EFI framebuffer, and bootmenu hands it to
+    the payload as a GraphicsInfo HOB, on which the payload installs its GOP."""
     disk = build_disk(tmp_path / "esp.img", default="second.conf")
     before = disks.sha256(disk)
-    vm = machine(tmp_path, artifacts, disk, "bootmenu.mode=autoboot", bus)
+    vm = machine(tmp_path, artifacts, disk, "bootmenu.mode=autoboot", bus, extra_args)
     with vm:
         vm.expect(INIT_STARTED, 120, fail=FAILED)
         vm.expect(r"starts via the UEFI payload|method: payload|kexec into the UEFI payload", 150,
@@ -141,6 +151,14 @@ def test_autoboot_starts_the_second_application_through_the_payload(
         print(f"kexec → marker: {vm.elapsed() - started:.1f} s")
         output = vm.output
     check_no_reset(output)
+    handed = re.search(r"payload: the machine as handed over: ([^\r\n]*)", output)
+    assert handed is not None, "bootmenu did not log what it handed the payload"
+    if extra_args:  # the display: Linux's EFI framebuffer went to the payload
+        assert re.search(r"framebuffer \d+x\d+ at 0x[0-9a-f]+ \(GraphicsInfo\)", handed[1]), handed[
+            1
+        ]
+    else:
+        assert "no framebuffer" in handed[1], handed[1]
     assert disks.sha256(disk) == before
 
 
