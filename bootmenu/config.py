@@ -511,7 +511,9 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "console",
         TextList(_console, 'console device names such as "ttyS0" or "tty0"', "TTY"),
         (),
-        "Consoles to show the menu on. Empty: the kernel's console (/dev/console).",
+        "Consoles to show the menu on. Not implemented yet: the menu always runs on the "
+        "kernel's console (/dev/console, the last console= on the kernel command line), and "
+        "bootmenu warns when this is set.",
         disk=False,
     ),
     Setting(

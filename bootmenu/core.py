@@ -187,6 +187,11 @@ class Core:
         self.warnings: list[str] = []
         self.config, found = self._load_config(disk_text=None, disk_origin=settings.DISK_FILE)
         self.warnings.extend(found)
+        if self.config.console:
+            self.warnings.append(
+                "console: showing the menu on chosen consoles is not implemented yet; it runs on "
+                "the kernel's console (the last console= on the kernel command line)"
+            )
         self._volumes: dict[str, Volume] = {}
         self._disk_config: tuple[str, str] | None = None  # (origin, text) of the applied file
         self._result = ScanResult(())
