@@ -382,6 +382,20 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def prepare(out: Path, *, firmware: Firmware, no_build: bool, needs: str) -> bool:
+    """Check QEMU and the firmware are there, and build bootmenu into ``out`` (unless
+    ``no_build`` and ``out/needs`` exists).  False (with the reason printed) when the bench
+    cannot run."""
+    missing = missing_prerequisites(firmware)
+    if missing:
+        print("bench: " + "; ".join(missing), file=sys.stderr)
+        return False
+    if not no_build or not (out / needs).is_file():
+        print(f"bench: building bootmenu into {out}", flush=True)
+        build_rootfs(out, show_progress=True)
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bench", description=__doc__)
     parser.add_argument("--out", type=Path, default=REPO / "build")
@@ -389,14 +403,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--firmware", choices=("seabios", "ovmf"), default="seabios")
     parser.add_argument("--runs", default="ABCDE", help="which runs (default: %(default)s)")
     args = parser.parse_args(argv)
-    missing = missing_prerequisites(args.firmware)
-    if missing:
-        print("bench: " + "; ".join(missing), file=sys.stderr)
-        return 1
     out: Path = args.out
-    if not args.no_build or not (out / "initramfs.cpio.zst").is_file():
-        print(f"bench: building the initramfs into {out}", flush=True)
-        build_rootfs(out, show_progress=True)
+    if not prepare(out, firmware=args.firmware, no_build=args.no_build,
+                   needs="initramfs.cpio.zst"):  # fmt: skip
+        return 1
     manifest = json.loads((out / "manifest.json").read_text())
     work = out / "bench"
     work.mkdir(parents=True, exist_ok=True)

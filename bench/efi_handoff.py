@@ -31,9 +31,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.vm.conftest import REPO, build_rootfs
-from tests.vm.qemu import Disk, Machine, MachineError, accel, missing_prerequisites
-from tests.vm.test_menu import ENTER, Screen
+from bench.bench import prepare
+from tests.vm.conftest import REPO
+from tests.vm.qemu import Disk, Machine, MachineError, accel
+from tests.vm.test_menu import ENTER, Screen, wait_for_cursor
 from tests.vm.test_payload import FAILED, SECOND_MARKER, SECOND_TITLE, build_disk
 
 LEFT: dict[str, str] = {
@@ -65,11 +66,7 @@ def one_run(uki: Path, work: Path, path: str) -> Result:
     )
     with machine:
         screen = Screen(machine)
-        screen.wait(
-            "the menu, the cursor on the second application",
-            lambda: (row := screen.cursor()) is not None and row.title == SECOND_TITLE,
-            240,
-        )
+        wait_for_cursor(screen, SECOND_TITLE, 240)
         ready = machine.elapsed()
         time.sleep(1.0)  # let the menu settle (the bench measures the hand-off, not drawing)
         enter = time.monotonic()
@@ -88,14 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-build", action="store_true", help="use OUT's existing bootmenu.efi")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each path (default 1)")
     args = parser.parse_args(argv)
-    missing = missing_prerequisites("ovmf")
-    if missing:
-        print("bench: " + "; ".join(missing), file=sys.stderr)
-        return 1
     out: Path = args.out
-    if not args.no_build or not (out / "bootmenu.efi").is_file():
-        print(f"bench: building bootmenu (with the payload) into {out}", flush=True)
-        build_rootfs(out, show_progress=True)
+    if not prepare(out, firmware="ovmf", no_build=args.no_build, needs="bootmenu.efi"):
+        return 1
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="bench-efi-", dir=out) as scratch:
         for n in range(args.repeat):

@@ -222,12 +222,15 @@ def wait_for_menu(screen: Screen, entries: int) -> None:
     )  # fmt: skip
 
 
-def wait_for_cursor(screen: Screen, title: str) -> None:
+def wait_for_cursor(screen: Screen, title: str, timeout: float = 30) -> None:
+    """The cursor is on the entry ``title`` (from the first frame: ``timeout`` 180 or more,
+    as the kernel, udev and Python take 20-40 s under TCG before it)."""
+
     def on_it() -> bool:
         cursor = screen.cursor()
         return cursor is not None and cursor.title == title
 
-    screen.wait(f"the cursor on {title!r}", on_it, 30)
+    screen.wait(f"the cursor on {title!r}", on_it, timeout)
 
 
 def test_stop_countdown_edit_second_entry_and_boot_it(

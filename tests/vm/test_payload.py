@@ -170,12 +170,7 @@ def test_menu_keystrokes_start_the_second_application_through_the_payload(
     vm = machine(tmp_path, artifacts, disk, "quiet bootmenu.mode=menu bootmenu.timeout=menu-force")
     with vm:
         screen = Screen(vm)
-        # Under TCG the kernel, udev and Python take 20-40 s before the first frame.
-        screen.wait(
-            "the menu, the cursor on the first application",
-            lambda: (row := screen.cursor()) is not None and row.title == FIRST_TITLE,
-            180,
-        )
+        wait_for_cursor(screen, FIRST_TITLE, 180)
         details = screen.text()
         assert "starts via the UEFI payload, no firmware reset" in details, screen.dump()
         # Move to the second application with the arrow keys, wherever the list put it.
