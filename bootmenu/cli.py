@@ -262,15 +262,7 @@ def cmd_menu(args: argparse.Namespace) -> int:
         core.on_change = on_change
         return core
 
-    from bootmenu import console
-
-    # Kernel messages would be drawn over the menu on a system console (not on /dev/pts/N).
-    quiet = console.on_system_console() and console.silence()
-    try:
-        result = run_menu(factory, dry_run=args.dry_run)
-    finally:
-        if quiet:
-            console.restore()
+    result = run_menu(factory, dry_run=args.dry_run)
     if result.plan is not None:
         _print_plan(args, result.plan, result.reason)
     elif result.message and result.status != EXIT_OK:

@@ -19,7 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bootmenu import bootnext, console, efivars, firmware, handoff, run, syscalls, sysinfo
+from bootmenu import bootnext, efivars, firmware, handoff, run, syscalls, sysinfo
 from bootmenu import config as settings
 from bootmenu.autoboot import Decision, decide
 from bootmenu.entries import DiskBootConfig, Scanner, ScanResult
@@ -466,7 +466,6 @@ class Core:
     def _before_jump(self) -> None:
         self._jumped = True
         self.close()
-        console.restore()  # the menu silenced the kernel's console messages: back for the jump
         phase("hand-off")
 
     def _progress_steps(
