@@ -198,6 +198,12 @@ def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
 
 # How long discovery waits for udev to process a block device the kernel already has.
 UDEV_TIMEOUT: Final = 10.0
+# udevd keeps this file while events are queued (udevadm settle waits for it to go). At the
+# start, /init has triggered the coldplug events without waiting: until they are processed a
+# disk may not even exist yet (its driver is loaded by one of those events), so discovery is
+# not idle while the file is there, for at most SETTLE_TIMEOUT seconds from its start.
+UDEV_QUEUE: Final = "/run/udev/queue"
+SETTLE_TIMEOUT: Final = 30.0
 
 _PCI_FUNCTION = re.compile(r"[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]")
 
@@ -479,9 +485,14 @@ class Discovery:
         context: Any = None,
         include: Callable[[Device], bool] | None = None,
         udev_timeout: float = UDEV_TIMEOUT,
+        settle_timeout: float = SETTLE_TIMEOUT,
+        udev_queue: str = UDEV_QUEUE,
     ):
         self.mounter = mounter
         self.udev_timeout = udev_timeout
+        self.settle_timeout = settle_timeout
+        self.udev_queue = udev_queue
+        self._settle_until = 0.0  # set by start()
         # Block devices the kernel has (sysfs) but udev has not processed yet, by sys path,
         # with the time to stop waiting for them: discovery is not idle while any is left, so
         # that autoboot does not decide before the first disk is even known.
@@ -529,6 +540,7 @@ class Discovery:
             raise DeviceError(f"cannot listen for udev events: {e.strerror or e}") from e
         self._monitor = monitor
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self._settle_until = time.monotonic() + self.settle_timeout
         self._enumerate()
         self._thread = threading.Thread(target=self._event_loop, name="udev-events", daemon=True)
         self._thread.start()
@@ -808,6 +820,10 @@ class Discovery:
                 )  # fmt: skip
         if self._pending:
             return False
+        if now < self._settle_until:
+            if os.path.exists(self.udev_queue):
+                return False
+            self._settle_until = 0.0  # settled once: later events are followed one by one
         return not any(
             s.running or (s.rescan and s.present and s.stuck is None) for s in self._slots.values()
         )

@@ -21,6 +21,7 @@ PACKAGES: Final = (
     "kexec-tools",
     "libc-bin",  # ldconfig: ctypes.util.find_library (pyudev) runs "ldconfig -p"
     "ncurses-base",  # terminfo
+    "libgcc-s1",  # libgcc_s.so.1, which glibc dlopens to unwind threads (see DLOPEN_LIBRARIES)
 )
 # Dependencies of the packages above are followed only into library packages.
 LIBRARY_PACKAGE_PREFIX: Final = "lib"
@@ -45,8 +46,14 @@ PROGRAMS: Final = (
     "sbin/kexec",
     "sbin/ldconfig",
 )
-# Libraries loaded with dlopen (no ELF file names them): pyudev loads libudev with ctypes.
-DLOPEN_LIBRARIES: Final = ("usr/lib/x86_64-linux-gnu/libudev.so.1",)
+# Libraries loaded with dlopen (no ELF file names them): pyudev loads libudev with ctypes;
+# glibc loads libgcc_s when a thread exits through pthread_exit (Python's daemon threads at
+# interpreter exit): without it the process aborts ("libgcc_s.so.1 must be installed for
+# pthread_exit to work"), seen as `bootmenu list` exiting with status 134 in the initramfs.
+DLOPEN_LIBRARIES: Final = (
+    "usr/lib/x86_64-linux-gnu/libudev.so.1",
+    "usr/lib/x86_64-linux-gnu/libgcc_s.so.1",
+)
 # Symbolic links made in the image: link → target.
 SYMLINKS: Final = {
     "usr/bin/python3": "python3.11",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bootmenu.discover import Discovery
@@ -55,3 +56,28 @@ def test_processed_devices_do_not_make_discovery_wait() -> None:
     d = discovery([FakeUdevDevice(SDA, is_initialized=True)])
     d._enumerate()
     assert d.wait_idle(0.1)
+
+
+def test_discovery_is_busy_while_udev_still_has_coldplug_events_queued(tmp_path: Path) -> None:
+    """At the start a disk may not exist yet: the event that loads its driver is still in
+    udev's queue (/run/udev/queue), so discovery waits for the queue to empty."""
+    queue = tmp_path / "queue"
+    queue.touch()
+    d = Discovery(mounter=None, context=FakeContext([]), udev_queue=str(queue),  # type: ignore[arg-type]
+                  settle_timeout=30.0)  # fmt: skip
+    d._settle_until = time.monotonic() + d.settle_timeout  # what start() does
+    d._enumerate()
+    assert not d.wait_idle(0.2)
+    queue.unlink()  # udevd processed everything
+    assert d.wait_idle(1.0)
+    queue.touch()  # later events do not hold discovery up again: it settled once
+    assert d.wait_idle(0.1)
+
+
+def test_the_settle_wait_ends_by_time(tmp_path: Path) -> None:
+    queue = tmp_path / "queue"
+    queue.touch()
+    d = Discovery(mounter=None, context=FakeContext([]), udev_queue=str(queue),  # type: ignore[arg-type]
+                  settle_timeout=0.3)  # fmt: skip
+    d._settle_until = time.monotonic() + d.settle_timeout
+    assert d.wait_idle(5.0)
