@@ -366,7 +366,7 @@ class Core:
                     # UEFI machine); the menu's route line and `i` give every reason.
                     why = declined[-1][1] if declined else "bootmenu cannot start EFI programs"
                     e = replace(e, problems=(*e.problems, why))
-                routes[e.id] = handoff.describe_route(e, env)
+                routes[e.id] = handoff.route_text(e, handler, declined)
             marked.append(e)
         self._routes = routes
         return replace(result, entries=tuple(marked), warnings=warnings)

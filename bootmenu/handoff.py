@@ -881,12 +881,11 @@ def _reasons(declined: Declined) -> list[str]:
     return [f"{method.value}: {reason}" for method, reason in declined]
 
 
-def choose(entry: BootEntry, env: Environment) -> Handler:
-    """The first handler that accepts ``entry``; HandoffError with every reason when none."""
-    handler, declined = route(entry, env)
-    reasons = _reasons(declined)
+def _chosen(entry: BootEntry, handler: Handler | None, declined: Declined) -> Handler:
+    """``handler``, or HandoffError with every reason when no handler accepted ``entry``."""
     if handler is not None:
         return handler
+    reasons = _reasons(declined)
     if not reasons:
         raise HandoffError(
             f'cannot start "{entry.title}": bootmenu has no way to start {entry.kind.value} entries'
@@ -894,9 +893,14 @@ def choose(entry: BootEntry, env: Environment) -> Handler:
     raise HandoffError(f'cannot start "{entry.title}": ' + "; ".join(reasons))
 
 
-def describe_route(entry: BootEntry, env: Environment) -> str:
-    """One line for the menu: how ``entry`` would start, and why not a way tried before."""
-    handler, declined = route(entry, env)
+def choose(entry: BootEntry, env: Environment) -> Handler:
+    """The first handler that accepts ``entry``; HandoffError with every reason when none."""
+    return _chosen(entry, *route(entry, env))
+
+
+def route_text(entry: BootEntry, handler: Handler | None, declined: Declined) -> str:
+    """One line for the menu from :func:`route`'s answer: how ``entry`` would start, and why
+    not a way tried before."""
     reasons = _reasons(declined)
     if handler is None:
         return "cannot start: " + ("; ".join(reasons) or f"no way to start {entry.kind.value}")
@@ -906,13 +910,17 @@ def describe_route(entry: BootEntry, env: Environment) -> str:
     return text
 
 
+def describe_route(entry: BootEntry, env: Environment) -> str:
+    """:func:`route_text` for ``entry`` on this machine."""
+    return route_text(entry, *route(entry, env))
+
+
 def plan(entry: BootEntry, reader_for: ReaderFor, env: Environment) -> Plan:
     """How ``entry`` would be started.  Problems (unreadable or invalid files, a method that
     is not allowed) are in ``Plan.problems``; HandoffError only when no handler accepts it.
     Why the handlers tried first declined is added to the notes ("not payload: …")."""
-    handler = choose(entry, env)
-    result = handler.plan(entry, reader_for, env)
-    _, declined = route(entry, env)
+    found, declined = route(entry, env)
+    result = _chosen(entry, found, declined).plan(entry, reader_for, env)
     if declined:
         notes = [*result.notes, *(f"not {r}" for r in _reasons(declined))]
         result = replace(result, notes=_unique(notes))
