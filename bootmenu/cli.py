@@ -218,8 +218,8 @@ def _report(attempt: Attempt) -> None:
 def cmd_boot(args: argparse.Namespace) -> int:
     core = _core(args)
     try:
-        core.start()
-        entry = core.find(args.id)
+        view = core.start()
+        entry = core.find(args.id, view)
         if not entry.bootable:
             raise HandoffError(f"{entry.title} cannot boot: {'; '.join(entry.problems)}")
         plan = core.boot([entry], report=_report)
@@ -235,7 +235,7 @@ def cmd_autoboot(args: argparse.Namespace) -> int:
         view = core.start()
         for warning in view.warnings:
             log.warning("%s", warning)
-        decision = core.decide()
+        decision = core.decide(view)
         log.info("autoboot: %s", decision.reason)
         if decision.entry is None:
             raise HandoffError(f"nothing to boot: {decision.reason}")

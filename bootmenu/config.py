@@ -501,6 +501,17 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         disk=False,
     ),
     Setting(
+        "settle_timeout",
+        Seconds(),
+        30,
+        "The longest an automatic boot (the menu's countdown, timeout 0, headless autoboot, "
+        "list and boot ID) waits for the machine to settle, in seconds from the start: every "
+        "block device processed by udev, every scan done, udev's queue empty and no device "
+        "event for a moment. It normally settles in well under a second; when this runs out, "
+        "the decision is taken with what was found and says so.",
+        disk=False,
+    ),
+    Setting(
         "hide",
         TextList(_glob, "glob patterns", "GLOB"),
         (),
@@ -601,6 +612,7 @@ class Config:
     fallback: bool
     wait_for: tuple[str, ...]
     wait_timeout: int
+    settle_timeout: int
     hide: tuple[str, ...]
     console: tuple[str, ...]
     hooks_dir: str

@@ -1,9 +1,14 @@
 """The narrow API front ends use: settings, entries, decisions, boot requests.
 
-A front end (the CLI, headless autoboot, later the Textual menu) creates a :class:`Core`, calls
-:meth:`Core.start`, reads immutable :class:`~bootmenu.discover.Snapshot`-like views through
-:meth:`Core.entries`, asks :meth:`Core.decide` what to boot and :meth:`Core.boot` to do it.  It
+A front end (the CLI, headless autoboot, the Textual menu) creates a :class:`Core`, calls
+:meth:`Core.start`, reads immutable :class:`View` objects (:meth:`Core.view`, or pushed through
+``on_change``), asks :meth:`Core.decide` what a view boots and :meth:`Core.boot` to do it.  It
 never imports pyudev, never mounts, never calls kexec.
+
+An automatic decision is taken only on a view that is *ready*: settled (discovery has settled
+and every ``wait_for`` device is there, or its ``wait_timeout`` is over) or given up on
+(``settle_timeout`` has passed since the start; the decision then says so).  The decision is
+taken from the entries of that same view.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import contextlib
 import logging
 import os
 import posixpath
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -69,6 +75,17 @@ class View:
     volumes: tuple[Volume, ...] = ()
     # How each EFI entry would start (entry id → "starts via …"), for the menu.
     routes: Mapping[str, str] = field(default_factory=dict)
+    # Whether this view is settled (see the module): only then, or once ``gave_up`` says why
+    # waiting ended, may an automatic decision be taken on it. ``waiting`` says what it still
+    # waits for ("scanning /dev/sda1", "LABEL=data (wait_for)"), empty when settled.
+    settled: bool = True
+    waiting: tuple[str, ...] = ()
+    gave_up: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        """Whether an automatic decision may be taken on this view."""
+        return self.settled or self.gave_up is not None
 
 
 @dataclass(frozen=True)
@@ -132,6 +149,17 @@ _POWER_WORDS = {
 MAX_LISTED_FILES = 2000
 
 
+@dataclass(frozen=True)
+class _State:
+    """What one view is made of: a discovery snapshot (None with --root) and what the core
+    made of it."""
+
+    snapshot: Snapshot | None
+    result: ScanResult
+    volumes: Mapping[str, Volume]
+    routes: Mapping[str, str]
+
+
 class _CountingReader(VolumeReader):
     """A reader that tells ``tell(path, bytes_read)`` before (0) and after each whole read."""
 
@@ -177,7 +205,10 @@ class Core:
         self._firmware_cache: firmware.ImageCache = {}
         self._env: handoff.Environment | None = None
         self._efi_handlers: tuple[Payload, bootnext.BootNext] | None = None
-        self._routes: dict[str, str] = {}
+        self._routes: Mapping[str, str] = {}
+        # Guards the state views are made of (snapshot, result, volumes, routes): discovery's
+        # thread replaces it while front ends read it.
+        self._state = threading.RLock()
         if cmdline is None:
             try:
                 cmdline = PROC_CMDLINE.read_text()
@@ -222,22 +253,25 @@ class Core:
             cli=self.options,
         )
 
-    def _apply_disk_config(self) -> None:
+    def _apply_disk_config(self) -> bool:
         """Read the first ``/bootmenu.toml`` on a scanned filesystem (if allowed).  Called
         again for every discovery snapshot (the menu starts before any disk is scanned); a
-        file already applied is not applied again."""
-        for vol in self._volumes.values():
+        file already applied is not applied again.  True when the settings changed."""
+        with self._state:
+            volumes = list(self._volumes.values())
+        for vol in volumes:
             text = VolumeReader(vol).read_text(settings.DISK_FILE)
             if text is None:
                 continue
             device = f"PARTUUID={vol.partuuid}" if vol.partuuid else vol.name
             origin = settings.disk_origin(device)
             if self._disk_config == (origin, text):
-                return
+                return False
             self._disk_config = (origin, text)
             self.config, found = self._load_config(disk_text=text, disk_origin=origin)
             self.warnings.extend(found)
-            return
+            return True
+        return False
 
     # -- entries -------------------------------------------------------------------------------
 
@@ -245,8 +279,10 @@ class Core:
         """Find the entries: scan the ``--root`` directories, or discover real devices.
 
         With ``wait`` (headless use) this returns once the devices named by ``wait_for`` are
-        there and every scan has finished (each bounded by discovery's per-device timeout).
-        Without it (the menu) it returns at once; new views arrive through ``on_change``.
+        there (or ``wait_timeout`` is over) and discovery has settled (or ``settle_timeout``,
+        counted from the start, is over: the view's ``gave_up`` says so); the view returned is
+        that snapshot's, which is what ``decide``/``find`` must be given.  Without it (the
+        menu) it returns at once; new views arrive through ``on_change``.
         """
         phase("start")
         self._started_at = time.monotonic()
@@ -256,36 +292,47 @@ class Core:
                 if not vol.path.is_dir():
                     raise UsageError(f"bootmenu: --root {root}: not a directory")
                 self._volumes[vol.name] = vol
-            self._result = self._with_firmware(
-                Scanner(list(self._volumes.values()), validate=self.validate).scan()
+            self._result, self._routes = self._with_firmware(
+                Scanner(list(self._volumes.values()), validate=self.validate).scan(),
+                self._volumes,
             )
+            state = None
         else:
-            self._start_discovery(wait=wait)
-        self._apply_disk_config()
-        if self._result.entries:
+            state = self._start_discovery(wait=wait)
+        view = self.view() if state is None else self._make_view(state)
+        if self._apply_disk_config():
+            view = self.view() if state is None else self._make_view(state)
+        if view.entries:
             phase("first-entry")
-        return self.view()
+        if view.gave_up is not None:
+            log.warning("%s", view.gave_up)
+        return view
 
-    def _start_discovery(self, *, wait: bool) -> None:
+    def _start_discovery(self, *, wait: bool) -> _State | None:
+        """Start discovery; with ``wait``, wait for ``wait_for`` and for discovery to settle
+        (up to ``settle_timeout`` from the start) and return the state of that snapshot."""
         from bootmenu import discover
         from bootmenu.mounts import Mounter
 
         mounter = Mounter(self.mount_base) if self.mount_base else Mounter()
         discovery = discover.Discovery(
-            mounter=mounter, on_change=self._discovered, include=self.device_filter
+            mounter=mounter,
+            on_change=self._discovered,
+            include=self.device_filter,
+            settle_timeout=float(self.config.settle_timeout),
         )
         self._mounter, self._discovery = mounter, discovery
         discovery.start()
         if not wait:
-            return
+            return None
         if self.config.wait_for:
             missing = discovery.wait_for(self.config.wait_for, float(self.config.wait_timeout))
             for spec in missing:
                 self.warnings.append(
                     f"{spec} did not appear within {self.config.wait_timeout} s (wait_for)"
                 )
-        discovery.wait_idle(float(self.config.wait_timeout))
-        self._take(discovery.snapshot())
+        left = self.config.settle_timeout - (time.monotonic() - self._started_at)
+        return self._take(discovery.wait_settled(max(0.0, left)))
 
     def rescan(self) -> None:
         """Look at every device again (the menu's ``r``)."""
@@ -294,18 +341,27 @@ class Core:
         if self._discovery is not None:
             self._discovery.rescan()
         elif self.roots:
-            self._result = self._with_firmware(
-                Scanner(list(self._volumes.values()), validate=self.validate).scan()
-            )
+            with self._state:
+                self._result, self._routes = self._with_firmware(
+                    Scanner(list(self._volumes.values()), validate=self.validate).scan(),
+                    self._volumes,
+                )
             if self.on_change is not None:
                 self.on_change(self.view())
 
-    def _take(self, snapshot: Snapshot) -> None:
-        self._snapshot = snapshot
-        self._volumes = {v.name: v for v in snapshot.volumes}
-        self._result = self._with_firmware(
-            ScanResult(snapshot.entries, snapshot.disk_configs, snapshot.warnings)
+    def _take(self, snapshot: Snapshot) -> _State:
+        """Make ``snapshot`` the core's state unless a newer one is there already; returns the
+        state of ``snapshot`` itself (what a decision on it must use)."""
+        volumes = {v.name: v for v in snapshot.volumes}
+        result, routes = self._with_firmware(
+            ScanResult(snapshot.entries, snapshot.disk_configs, snapshot.warnings), volumes
         )
+        state = _State(snapshot, result, volumes, routes)
+        with self._state:
+            if self._snapshot is None or snapshot.generation >= self._snapshot.generation:
+                self._snapshot, self._volumes = snapshot, volumes
+                self._result, self._routes = result, routes
+        return state
 
     def _discovered(self, snapshot: Snapshot) -> None:
         self._take(snapshot)
@@ -337,9 +393,12 @@ class Core:
             self._env = replace(env, efi=env.efi or self.efi)
         return self._env
 
-    def _with_firmware(self, result: ScanResult) -> ScanResult:
+    def _with_firmware(
+        self, result: ScanResult, volumes: Mapping[str, Volume]
+    ) -> tuple[ScanResult, Mapping[str, str]]:
         """Add the firmware's boot entries (on a UEFI boot), and give every EFI entry the
-        reason it cannot start when BootNext cannot be used here."""
+        reason it cannot start when BootNext cannot be used here; with how each EFI entry
+        starts (entry id → route text)."""
         entries = result.entries
         warnings = result.warnings
         if self.efi:
@@ -347,7 +406,7 @@ class Core:
                 self._firmware = firmware.read_state(self.efivars_dir)
             found = firmware.firmware_entries(
                 self._firmware,
-                list(self._volumes.values()),
+                list(volumes.values()),
                 validate=self.validate,
                 cache=self._firmware_cache,
             )
@@ -368,32 +427,71 @@ class Core:
                     e = replace(e, problems=(*e.problems, why))
                 routes[e.id] = handoff.route_text(e, handler, declined)
             marked.append(e)
-        self._routes = routes
-        return replace(result, entries=tuple(marked), warnings=warnings)
+        return replace(result, entries=tuple(marked), warnings=warnings), routes
 
     def view(self) -> View:
-        snap = self._snapshot
+        """The latest view, with whether it is settled as of now."""
+        with self._state:
+            state = _State(self._snapshot, self._result, self._volumes, self._routes)
+        return self._make_view(state)
+
+    def _make_view(self, state: _State) -> View:
+        snap, result, volumes, routes = state.snapshot, state.result, state.volumes, state.routes
+        settled, waiting, gave_up = self._settled(snap)
         return View(
-            self._result.entries,
-            self._result.disk_configs,
-            tuple(self.warnings) + self._result.warnings,
+            result.entries,
+            result.disk_configs,
+            tuple(self.warnings) + result.warnings,
             scanning=snap.scanning if snap else frozenset(),
             generation=snap.generation if snap else 0,
             devices=snap.devices if snap else (),
-            volumes=tuple(self._volumes.values()),
-            routes=dict(self._routes),
+            volumes=tuple(volumes.values()),
+            routes=dict(routes),
+            settled=settled,
+            waiting=waiting,
+            gave_up=gave_up,
         )
 
-    def find(self, ident: str) -> BootEntry:
-        for entry in self._result.entries:
+    def _settled(self, snap: Snapshot | None) -> tuple[bool, tuple[str, ...], str | None]:
+        """(settled, what it waits for, why waiting ended unsettled) for a view of ``snap``."""
+        if self.roots:
+            return True, (), None
+        if snap is None:
+            waiting = ["discovery to start"]
+            settled = False
+        else:
+            waiting, settled = list(snap.waiting), snap.settled
+        elapsed = time.monotonic() - self._started_at
+        discovery = self._discovery
+        wanted = self.config.wait_for
+        if wanted and discovery is not None and elapsed < self.config.wait_timeout:
+            missing = discovery.wait_for(wanted, 0)
+            if missing:
+                settled = False
+                waiting.append(f"{', '.join(missing)} (wait_for)")
+        gave_up = None
+        if not settled and elapsed >= self.config.settle_timeout:
+            gave_up = (
+                f"the machine had not settled after {self.config.settle_timeout} s "
+                f"(settle_timeout); still waiting for {'; '.join(waiting) or 'discovery'}"
+            )
+        return settled, tuple(waiting), gave_up
+
+    def find(self, ident: str, view: View | None = None) -> BootEntry:
+        """The entry with id ``ident`` in ``view`` (default: the latest)."""
+        entries = (view or self.view()).entries
+        for entry in entries:
             if entry.id == ident:
                 return entry
-        known = ", ".join(e.id for e in self._result.entries[:8]) or "none"
+        known = ", ".join(e.id for e in entries[:8]) or "none"
         raise UsageError(f"bootmenu: no entry with id '{ident}' (entries: {known})")
 
-    def decide(self) -> Decision:
+    def decide(self, view: View | None = None) -> Decision:
+        """What ``view`` (default: the latest) boots, and why.  Front ends act on it only when
+        the view is ready (:attr:`View.ready`); the reason says when waiting was given up."""
+        view = view or self.view()
         aliases = {
-            name: [
+            vol.name: [
                 f"{key}={value}"
                 for key, value in (
                     ("UUID", vol.uuid),
@@ -403,14 +501,18 @@ class Core:
                 )
                 if value
             ]
-            for name, vol in self._volumes.items()
+            for vol in view.volumes
         }
-        return decide(self._result.entries, self.config, self._result.disk_configs, aliases)
+        decision = decide(view.entries, self.config, view.disk_configs, aliases)
+        if view.gave_up is not None and not view.settled:
+            decision = replace(decision, reason=f"{decision.reason} ({view.gave_up})")
+        return decision
 
     # -- booting -------------------------------------------------------------------------------
 
     def reader_for(self, root: str) -> VolumeReader:
-        vol = self._volumes.get(root)
+        with self._state:
+            vol = self._volumes.get(root)
         if vol is None:
             raise HandoffError(f"the filesystem {root} is no longer available")
         return VolumeReader(vol)
@@ -515,22 +617,6 @@ class Core:
         return total
 
     # -- what the menu needs besides booting ---------------------------------------------------
-
-    def busy(self) -> str | None:
-        """Why an automatic boot should wait (a sentence), or None once discovery has settled:
-        every scan finished and every ``wait_for`` device present (or ``wait_timeout`` over)."""
-        discovery = self._discovery
-        if discovery is None:
-            return None
-        wanted = self.config.wait_for
-        if wanted and time.monotonic() - self._started_at < self.config.wait_timeout:
-            missing = discovery.wait_for(wanted, 0)
-            if missing:
-                return f"waiting for {', '.join(missing)} (wait_for)"
-        if not discovery.wait_idle(0):
-            names = sorted(discovery.snapshot().scanning)
-            return f"scanning {', '.join(names) if names else 'the disks'}"
-        return None
 
     def resume(self) -> None:
         """After a boot failed past the point where the core closed itself (the jump), start

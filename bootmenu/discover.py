@@ -184,6 +184,11 @@ class Snapshot:
     generation: int = 0
     # The filesystems the entries are on, by name (Volume.name is the devnode).
     volumes: tuple[Volume, ...] = ()
+    # Whether this is a settled view of the machine (see Discovery): the only kind an automatic
+    # decision may be taken on. ``waiting`` says what discovery still waits for (empty when
+    # settled), as phrases: "scanning /dev/sda1", "udev to process /dev/sdb".
+    settled: bool = False
+    waiting: tuple[str, ...] = ()
 
 
 # --- pure helpers ------------------------------------------------------------------------------
@@ -196,14 +201,37 @@ def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
     )
 
 
-# How long discovery waits for udev to process a block device the kernel already has.
+# How long discovery waits for udev to process a block device the kernel already has (its
+# "add" event has not come yet); after that the device is left out, with a warning.
 UDEV_TIMEOUT: Final = 10.0
-# udevd keeps this file while events are queued (udevadm settle waits for it to go). At the
+# udevd keeps this file while events are queued (``udevadm settle`` waits for it to go). At the
 # start, /init has triggered the coldplug events without waiting: until they are processed a
-# disk may not even exist yet (its driver is loaded by one of those events), so discovery is
-# not idle while the file is there, for at most SETTLE_TIMEOUT seconds from its start.
+# disk may not even exist yet (its driver is loaded by one of those events).
 UDEV_QUEUE: Final = "/run/udev/queue"
+# The longest discovery waits for udev's queue to empty and the devices to go quiet, counted
+# from the start of each wait (the start, or a block device added while settled).
 SETTLE_TIMEOUT: Final = 30.0
+# How long no udev event (of any subsystem) and an empty queue must last before discovery calls
+# the machine settled: a controller's driver binds (events), then its disks appear (more events).
+SETTLE_QUIET: Final = 0.5
+# usb-storage waits this many seconds (default 1) after a USB disk is bound before it scans it,
+# with no event in between: while the module is loaded, the quiet period is that much longer.
+USB_STORAGE_DELAY: Final = "/sys/module/usb_storage/parameters/delay_use"
+# How often udev's queue file is looked at while discovery waits for it.
+QUEUE_POLL: Final = 0.1
+
+
+def usb_storage_delay(text: str) -> float:
+    """usb-storage's ``delay_use`` parameter in seconds: ``"1"`` (Linux ≤ 6.10) or ``"1000ms"``
+    (later kernels may write milliseconds); 0 for anything else."""
+    text = text.strip()
+    try:
+        if text.endswith("ms"):
+            return max(0.0, int(text[:-2]) / 1000)
+        return max(0.0, float(int(text)))
+    except ValueError:
+        return 0.0
+
 
 _PCI_FUNCTION = re.compile(r"[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]")
 
@@ -471,7 +499,24 @@ class Discovery:
     ``on_change`` is called with every new :class:`Snapshot`, from a background thread, in
     generation order, outside the state lock; it should return quickly (hand the snapshot to
     the UI) and must not call :meth:`stop`. ``include``, when given, decides which devices
-    discovery looks at at all (the others are left alone and not listed).
+    discovery looks at at all (the others are left alone, not listed and not waited for).
+
+    **Settled.** Every snapshot says whether it is a settled view of the machine, computed here
+    under the lock, in one place (:meth:`_settle`). It is settled when all of these hold:
+
+    - the first enumeration is done;
+    - no block device the kernel has is still unprocessed by udev (one that stays so for
+      ``udev_timeout`` is dropped from the wait, with a warning, and from ``scanning``);
+    - no mount or scan is running or due (each is bounded by ``device_timeout``);
+    - udev's queue (``udev_queue``) is empty and no udev event of any subsystem came for a quiet
+      period (``settle_quiet``, plus usb-storage's ``delay_use`` while that module is loaded),
+      for at most ``settle_timeout`` from the start of the wait (then a warning, and discovery
+      goes on with what it has).
+
+    A wait starts with :meth:`start` and again when a block device is added or a scan starts
+    while settled: settled can become false again (a disk plugged in later), and nothing is
+    switched off for good. The event thread looks again whenever time alone can change the
+    answer, and publishes a new snapshot when it does.
     """
 
     def __init__(
@@ -487,16 +532,28 @@ class Discovery:
         udev_timeout: float = UDEV_TIMEOUT,
         settle_timeout: float = SETTLE_TIMEOUT,
         udev_queue: str = UDEV_QUEUE,
+        settle_quiet: float = SETTLE_QUIET,
+        usb_storage_delay: str = USB_STORAGE_DELAY,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.mounter = mounter
         self.udev_timeout = udev_timeout
         self.settle_timeout = settle_timeout
         self.udev_queue = udev_queue
-        self._settle_until = 0.0  # set by start()
+        self.settle_quiet = settle_quiet
+        self.usb_storage_delay = usb_storage_delay
+        self._clock = clock
         # Block devices the kernel has (sysfs) but udev has not processed yet, by sys path,
-        # with the time to stop waiting for them: discovery is not idle while any is left, so
-        # that autoboot does not decide before the first disk is even known.
+        # with the time to stop waiting for them: discovery is not settled while any is left,
+        # so that autoboot does not decide before the first disk is even known.
         self._pending: dict[str, float] = {}
+        self._enumerated = False
+        # When the current wait for settled began (None while settled), and the last udev
+        # event of any subsystem (or the last time udev's queue was seen busy).
+        self._unsettled_since: float | None = clock()
+        self._last_event = clock()
+        self._gave_up = False  # this wait ended by settle_timeout (warned once)
+        self._next_check: float | None = None  # when time alone may change the answer
         self.include = include
         self.host_arch = host_arch
         self.on_change = on_change
@@ -531,8 +588,9 @@ class Discovery:
             self._context = pyudev.Context()
         self._check_udev()
         try:
+            # Every subsystem: block devices are followed, and any event (a USB or SCSI
+            # controller binding) restarts the quiet period before discovery settles.
             monitor = pyudev.Monitor.from_netlink(self._context)
-            monitor.filter_by("block")
             with contextlib.suppress(OSError, ValueError):
                 monitor.set_receive_buffer_size(8 * 1024 * 1024)
             monitor.start()  # listening from here on: events during enumeration are kept
@@ -540,7 +598,9 @@ class Discovery:
             raise DeviceError(f"cannot listen for udev events: {e.strerror or e}") from e
         self._monitor = monitor
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
-        self._settle_until = time.monotonic() + self.settle_timeout
+        with self._lock:
+            self._unsettled_since = self._last_event = self._clock()
+            self._gave_up = False
         self._enumerate()
         self._thread = threading.Thread(target=self._event_loop, name="udev-events", daemon=True)
         self._thread.start()
@@ -559,17 +619,28 @@ class Discovery:
                     self._kick(slot)
         self._wake()
 
-    def wait_idle(self, timeout: float) -> bool:
-        """Wait until no mount or scan is pending and udev has processed every block device
-        there was at the start; False if that did not happen in time."""
+    def wait_settled(self, timeout: float) -> Snapshot:
+        """Wait until discovery has settled (see the class); returns the settled snapshot, or
+        the latest one (``settled`` False) when ``timeout`` seconds have passed first."""
         deadline = time.monotonic() + timeout
-        with self._lock:
-            while not self._idle():
+        while True:
+            self.recheck()
+            with self._lock:
+                snapshot = self._snapshot
                 remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._lock.wait(min(remaining, 0.5))  # the udev wait also ends by time
-            return True
+                if snapshot.settled or remaining <= 0:
+                    return snapshot
+                self._lock.wait(min(remaining, QUEUE_POLL))
+
+    def recheck(self) -> None:
+        """Publish a new snapshot if whether discovery is settled (or what it waits for) has
+        changed since the last one: time alone changes it (a quiet period over, udev's queue
+        gone, a timeout). The event thread calls this; so can anybody."""
+        with self._lock:
+            settled, waiting = self._settle()
+            changed = (settled, waiting) != (self._snapshot.settled, self._snapshot.waiting)
+        if changed:
+            self._publish()
 
     def wait_for(self, specs: Sequence[str], timeout: float) -> list[str]:
         """Wait until every spec (``UUID=…``, ``PARTUUID=…``, ``LABEL=…``, ``PARTLABEL=…`` or
@@ -634,8 +705,12 @@ class Discovery:
                 resync, self._resync = self._resync, False
             if resync:
                 self._enumerate()
+            self.recheck()
+            with self._lock:
+                check = self._next_check
+            wait = 1.0 if check is None else min(1.0, max(0.01, check - self._clock()))
             try:
-                ready = poller.poll(1000)
+                ready = poller.poll(int(wait * 1000))
             except InterruptedError:
                 continue
             for fd, _ in ready:
@@ -654,6 +729,9 @@ class Discovery:
                         break
                     if event is None:
                         break
+                    self._note_event()
+                    if getattr(event, "subsystem", "block") != "block":
+                        continue
                     try:
                         self._handle(event, event.action or "change")
                     except Exception:  # one odd device must not end event handling
@@ -671,10 +749,15 @@ class Discovery:
         for udev_device in devices:
             try:
                 if not udev_device.is_initialized:
-                    # udev has not processed it yet; its "add" event will come.
+                    # udev has not processed it yet; its "add" event will come. The kernel's
+                    # own properties (name, type) are there already, enough for ``include``.
+                    if self.include is not None:
+                        described = self._describe(udev_device)
+                        if described is not None and not self.include(described[0]):
+                            continue
                     with self._lock:
                         path = str(udev_device.sys_path)
-                        self._pending.setdefault(path, time.monotonic() + self.udev_timeout)
+                        self._pending.setdefault(path, self._clock() + self.udev_timeout)
                     continue
                 devnode = self._handle(udev_device, "add", publish=False)
             except Exception:
@@ -683,6 +766,7 @@ class Discovery:
             if devnode:
                 seen.add(devnode)
         with self._lock:
+            self._enumerated = True
             gone = [n for n, s in self._slots.items() if s.present and n not in seen]
         for devnode in gone:
             self._removed(devnode, publish=False)
@@ -729,8 +813,18 @@ class Discovery:
 
     def _handle(self, udev_device: Any, action: str, *, publish: bool = True) -> str | None:
         """Record what a udev event says; returns the devnode."""
-        with self._lock:
-            self._pending.pop(str(udev_device.sys_path), None)
+        try:
+            return self._record(udev_device, action, publish=publish)
+        finally:
+            # Only now: until the device is recorded (and its scan started) it must keep
+            # discovery unsettled. (Dropping it first left a window in which nothing was
+            # pending or scanning, and headless autoboot decided without the disk.)
+            with self._lock:
+                dropped = self._pending.pop(str(udev_device.sys_path), None) is not None
+            if dropped and publish:
+                self._publish()
+
+    def _record(self, udev_device: Any, action: str, *, publish: bool) -> str | None:
         if action == "remove":
             node = udev_device.properties.get("DEVNAME")
             if node:
@@ -748,6 +842,9 @@ class Discovery:
         with self._lock:
             if self._stopping:
                 return device.devnode
+            if action == "add":  # a new wait, and a new quiet period
+                self._unsettle()
+                self._last_event = self._clock()
             slot = self._slots.get(device.devnode)
             if slot is not None and slot.present and slot.device == device:
                 slot.links = links
@@ -797,6 +894,7 @@ class Discovery:
         slot.rescan = False
         if slot.running or slot.stuck is not None or self._stopping:
             return
+        self._unsettle()
         slot.running = True
         thread = threading.Thread(
             target=self._runner, args=(slot.device.devnode,), name="discover", daemon=True
@@ -809,24 +907,81 @@ class Discovery:
             if name != changed and slot.scan is not None and _uses_other_volumes(slot.scan):
                 slot.rescan = True
 
-    def _idle(self) -> bool:
-        now = time.monotonic()
+    def _note_event(self) -> None:
+        """A udev event of any subsystem came: the quiet period starts again."""
+        with self._lock:
+            self._last_event = self._clock()
+
+    def _unsettle(self) -> None:
+        """A new wait for settled begins, unless one is under way (lock held)."""
+        if self._unsettled_since is None:
+            self._unsettled_since = self._clock()
+            self._gave_up = False
+
+    def _quiet_period(self) -> float:
+        try:
+            with open(self.usb_storage_delay, encoding="ascii") as f:
+                delay = usb_storage_delay(f.read())
+        except (OSError, UnicodeDecodeError):
+            delay = 0.0
+        return self.settle_quiet + delay
+
+    def _settle(self) -> tuple[bool, tuple[str, ...]]:
+        """Whether discovery is settled and what it waits for (lock held); see the class.
+        Drops devices udev did not process in time, and sets ``_next_check``."""
+        now = self._clock()
+        waiting: list[str] = []
+        checks: list[float] = []
+        if not self._enumerated:
+            waiting.append("the list of block devices")
+        unprocessed = []
         for path, give_up in list(self._pending.items()):
+            name = "/dev/" + posixpath.basename(path)
             if now >= give_up:
                 del self._pending[path]
-                log.warning(
-                    "udev did not process %s within %.0f s; going on without it",
-                    path, self.udev_timeout,
-                )  # fmt: skip
-        if self._pending:
-            return False
-        if now < self._settle_until:
-            if os.path.exists(self.udev_queue):
-                return False
-            self._settle_until = 0.0  # settled once: later events are followed one by one
-        return not any(
-            s.running or (s.rescan and s.present and s.stuck is None) for s in self._slots.values()
+                message = (
+                    f"udev did not process {name} within {self.udev_timeout:g} s; "
+                    "going on without it"
+                )
+                log.warning("%s", message)
+                self._warnings.append(message)
+            else:
+                unprocessed.append(name)
+                checks.append(give_up)
+        if unprocessed:
+            waiting.append("udev to process " + ", ".join(sorted(unprocessed, key=natural_key)))
+        scanning = sorted(
+            (
+                name
+                for name, s in self._slots.items()
+                if s.running or (s.rescan and s.present and s.stuck is None)
+            ),
+            key=natural_key,
         )
+        if scanning:
+            waiting.append("scanning " + ", ".join(scanning))
+        if self._unsettled_since is not None:
+            give_up_at = self._unsettled_since + self.settle_timeout
+            queued = os.path.exists(self.udev_queue)
+            if queued:
+                self._last_event = max(self._last_event, now)
+            quiet_at = self._last_event + self._quiet_period()
+            if (queued or now < quiet_at) and now < give_up_at:
+                waiting.append("udev to finish its events" if queued else "the devices to go quiet")
+                checks.append(min(give_up_at, now + QUEUE_POLL if queued else quiet_at))
+            elif (queued or now < quiet_at) and not self._gave_up and not waiting:
+                self._gave_up = True
+                message = (
+                    f"udev was still busy after {self.settle_timeout:g} s; going on with the "
+                    "devices found so far"
+                )
+                log.warning("%s", message)
+                self._warnings.append(message)
+        self._next_check = min(checks) if checks else None
+        if waiting:
+            return False, tuple(waiting)
+        self._unsettled_since = None
+        return True, ()
 
     def _found(self, spec: str) -> bool:
         for slot in self._slots.values():
@@ -1037,6 +1192,7 @@ class Discovery:
             s.mounted.volume for s in present if s.mounted is not None and s.stuck is None
         )
         names = {v.name for v in volumes}
+        settled, waiting = self._settle()
         result = assemble(scans)
         # Entries whose files are on a device that has gone (found through another volume's
         # grub.cfg) go at once; that volume is scanned again shortly. Roots that are not
@@ -1056,6 +1212,8 @@ class Discovery:
             ),
             generation=self._generation,
             volumes=volumes,
+            settled=settled,
+            waiting=waiting,
         )
 
     def _publish(self) -> None:
@@ -1084,4 +1242,5 @@ __all__ = [
     "natural_key",
     "parse_mountinfo",
     "udev_decode",
+    "usb_storage_delay",
 ]

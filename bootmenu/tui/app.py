@@ -125,6 +125,9 @@ class BootmenuApp(App[MenuResult]):
         self.unlocked = False
         self.rescanning = False
         self.busy_reason: str | None = "starting"
+        # The latest view the core called ready (settled, or waiting given up): the only one
+        # an automatic decision is taken on. None while it is not ready.
+        self.ready_view: View | None = None
 
     # -- the core ---------------------------------------------------------------------------
 
@@ -214,18 +217,26 @@ class BootmenuApp(App[MenuResult]):
         self._maybe_autoboot()
 
     def _update_busy(self) -> None:
-        if not self.started:
+        """Ask the core whether the machine has settled (time alone changes that: a quiet
+        period, a timeout). A probe that fails counts as busy, never as settled."""
+        self.ready_view = None
+        if not self.started or self._core is None:
             self.busy_reason = "starting"
-        elif self.rescanning:
+            return
+        if self.rescanning:
             self.busy_reason = "rescanning"
-        elif self.view.scanning:
-            self.busy_reason = ", ".join(sorted(self.view.scanning))
+            return
+        try:
+            view = self.core.view()
+        except Exception as e:  # a failing probe must not stop the menu, nor boot anything
+            log.warning("cannot tell whether the disks are all found: %s", e)
+            self.busy_reason = "the core did not answer"
+            return
+        if view.ready:
+            self.busy_reason = None
+            self.ready_view = view
         else:
-            try:
-                self.busy_reason = self.core.busy() if self._core is not None else None
-            except Exception as e:  # a failing probe must not stop the menu
-                log.debug("busy(): %s", e)
-                self.busy_reason = None
+            self.busy_reason = "; ".join(view.waiting) or "starting"
 
     @property
     def remaining(self) -> int | None:
@@ -251,8 +262,7 @@ class BootmenuApp(App[MenuResult]):
             if self.busy_reason:
                 return f"Looking for boot entries ({self.busy_reason})…", None, None
             return f"Nothing to boot automatically: {decision.reason}.", None, None
-        waiting = f"scanning ({self.busy_reason})" if self.busy_reason else None
-        return decision.entry.title, remaining, waiting
+        return decision.entry.title, remaining, self.busy_reason
 
     def touch(self) -> None:
         """The user pressed a key: the countdown stops for good."""
@@ -280,9 +290,11 @@ class BootmenuApp(App[MenuResult]):
     def _maybe_autoboot(self) -> None:
         if self.touched or self.booting or not self.started or self.start_error:
             return
-        if self.remaining != 0 or self.busy_reason:
+        view = self.ready_view
+        if self.remaining != 0 or self.busy_reason or view is None:
             return
-        decision = self.core.decide()
+        # Decide from the entries of the very view that was found settled.
+        decision = self.core.decide(view)
         self.decision = decision
         if decision.entry is None:
             self.touched = True

@@ -17,7 +17,8 @@ class Countdown(Static):
         is held at 0)."""
         self.add_class("-running")
         if remaining <= 0 and waiting:
-            text = f'Booting "{title}" once {waiting} is done. Press any key to stop.'
+            # What it waits for is on the title line ([scanning: …], [waiting: …]).
+            text = f'Booting "{title}" when every disk is found. Press any key to stop.'
         else:
             text = f'Booting "{title}" in {remaining} s. Press any key to stop.'
         self.update(Text(text, no_wrap=True, overflow="ellipsis"))

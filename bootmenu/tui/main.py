@@ -106,7 +106,8 @@ class MainScreen(Screen[None]):
         app = self.menu
         self.query_one(TitleBar).show(
             entries=len(app.decision.menu if app.decision else app.view.entries),
-            scanning=app.busy_reason,
+            scanning=", ".join(sorted(app.view.scanning)) or None,
+            waiting=app.busy_reason,
             warnings=len(app.view.warnings),
             dry_run=app.dry_run,
         )

@@ -109,7 +109,7 @@ def test_finds_entries_and_classifies_every_partition(
     before = sha256(disk.image)
     d = session.discovery
     d.start()
-    assert d.wait_idle(20), "scans did not finish"
+    assert d.wait_settled(20).settled, "discovery did not settle"
     snap = session.until("both filesystems scanned", lambda s: len(s.volumes) == 2)
 
     assert device(snap, disk.device).state == DeviceState.SKIPPED  # partitioned whole disk
@@ -227,7 +227,7 @@ def test_grub_entry_on_another_partition_is_found_whatever_the_scan_order(
                 == [("Across partitions", disk.part(2), ())]
             ),
         )
-        assert s.discovery.wait_idle(10)
+        assert s.discovery.wait_settled(10).settled
         [config] = snap.disk_configs
         assert (config.volume, config.source) == (disk.part(1), Source.GRUB)
     finally:
@@ -295,7 +295,7 @@ def test_slow_device_is_left_out_without_stalling_the_others(
             == f"{disk.part(1)}: the device did not answer within 1 s; its entries are left out"
         )
         assert slow.reason in snap.warnings
-        assert s.discovery.wait_idle(2)
+        assert s.discovery.wait_settled(2).settled
     finally:
         release.set()
         s.discovery.stop()

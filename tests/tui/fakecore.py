@@ -220,7 +220,8 @@ class FakeCore:
     volumes: tuple[Volume, ...] = VOLUMES
     config: settings.Config = field(default_factory=lambda: make_config(timeout=5))
     dry_run: bool = True
-    busy_reason: str | None = None
+    busy_reason: str | None = None  # what the view still waits for (None: settled)
+    view_error: Exception | None = None  # view() raises it once the menu has started
     boot_error: str | None = None  # boot() raises HandoffError(boot_error) when set
     boot_gate: threading.Event | None = None  # boot() waits for it after the "load" step
     start_error: str | None = None
@@ -233,12 +234,16 @@ class FakeCore:
     # -- MenuCore --------------------------------------------------------------------------
 
     def start(self, *, wait: bool = True) -> View:
-        self.calls.append(("start", wait))
         if self.start_error:
+            self.calls.append(("start", wait))
             raise BootmenuError(self.start_error)
-        return self.view()
+        view = self.view()
+        self.calls.append(("start", wait))
+        return view
 
     def view(self) -> View:
+        if self.view_error is not None and any(c == "start" for c, _ in self.calls):
+            raise self.view_error
         scanning = frozenset({"/dev/sda1"}) if self.busy_reason else frozenset()
         return View(
             self.entries,
@@ -248,17 +253,17 @@ class FakeCore:
             generation=self.generation,
             devices=self.devices,
             volumes=self.volumes,
+            settled=self.busy_reason is None,
+            waiting=(self.busy_reason,) if self.busy_reason else (),
         )
 
-    def decide(self) -> Decision:
-        return decide(self.entries, self.config)
+    def decide(self, view: View | None = None) -> Decision:
+        self.calls.append(("decide", view))
+        return decide(view.entries if view is not None else self.entries, self.config)
 
     def rescan(self) -> None:
         self.calls.append(("rescan", None))
         self.publish()
-
-    def busy(self) -> str | None:
-        return self.busy_reason
 
     def boot(
         self,

@@ -165,11 +165,48 @@ def test_countdown_waits_for_scans_before_booting() -> None:
         await pilot.pause()
         assert core.called("boot") == []
         screen = text(app)
-        assert "once scanning" in screen and "[scanning: /dev/sda1]" in screen
+        assert "when every disk is found" in screen
+        assert "[scanning: /dev/sda1]" in screen
         core.publish(busy_reason=None)
         await wait_for(pilot, lambda: bool(core.called("boot")))
 
     run(script, config=make_config(timeout=1), busy_reason="scanning /dev/sda1")
+
+
+def test_timeout_0_with_nothing_found_yet_waits_for_settled_then_boots_the_default() -> None:
+    """Nothing found yet is not "nothing to boot": the menu waits, then decides on the
+    settled view (before, it turned autoboot off for the session, or booted whatever had
+    been found, such as a firmware entry)."""
+
+    async def script(pilot: P, app: BootmenuApp, core: FakeCore) -> None:
+        for _ in range(3):
+            app.tick_countdown()
+        await pilot.pause()
+        assert core.called("boot") == []
+        assert not app.touched
+        assert "Looking for boot entries (udev to finish its events)…" in text(app)
+        core.publish(entries=ENTRIES, busy_reason=None)
+        await wait_for(pilot, lambda: bool(core.called("boot")))
+        [booted] = core.called("boot")
+        assert booted[0] == FEDORA_NEW  # the default, decided on the settled view
+        [settled] = [v for v in core.called("decide") if v is not None]
+        assert settled.settled and settled.entries == ENTRIES
+
+    run(script, config=make_config(timeout=0), entries=(), busy_reason="udev to finish its events")
+
+
+def test_a_probe_that_fails_counts_as_busy_not_as_settled() -> None:
+    async def script(pilot: P, app: BootmenuApp, core: FakeCore) -> None:
+        for _ in range(3):
+            app.tick_countdown()
+        await pilot.pause()
+        assert core.called("boot") == []
+        assert "[waiting: the core did not answer]" in text(app)
+        core.view_error = None
+        app.tick_countdown()
+        await wait_for(pilot, lambda: bool(core.called("boot")))
+
+    run(script, config=make_config(timeout=0), view_error=OSError("udev went away"))
 
 
 def test_no_countdown_when_the_menu_waits_for_the_user() -> None:

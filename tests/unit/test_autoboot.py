@@ -5,26 +5,8 @@ from __future__ import annotations
 from bootmenu.autoboot import DEFAULT_TIMEOUT, decide
 from bootmenu.config import Config, load
 from bootmenu.entries import DiskBootConfig
-from bootmenu.model import BootEntry, Kind, Source
-
-
-def entry(
-    ident: str, *, default: bool = False, problems: tuple[str, ...] = (), **kw: object
-) -> BootEntry:
-    fields: dict[str, object] = {
-        "id": ident,
-        "title": kw.pop("title", ident.title()),
-        "kind": kw.pop("kind", Kind.LINUX),
-        "source": kw.pop("source", Source.BLS),
-        "root": kw.pop("root", "/dev/vda2"),
-        "kernel": f"/vmlinuz-{ident}",
-        "default": default,
-        "problems": problems,
-        "origin": "/loader/entries/x.conf",
-    }
-    fields.update(kw)
-    return BootEntry(**fields)  # type: ignore[arg-type]
-
+from bootmenu.model import Kind, Source
+from tests.factories import entry
 
 MENU = [
     entry("fedora-6.6.conf", version="6.6.1"),

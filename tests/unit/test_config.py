@@ -51,6 +51,7 @@ EXPECTED_DEFAULTS = {
     "fallback": "`true`",
     "wait_for": "`[]`",
     "wait_timeout": "`10`",
+    "settle_timeout": "`30`",
     "hide": "`[]`",
     "console": "`[]`",
     "hooks_dir": '`"/etc/bootmenu/hooks.d"`',
@@ -173,6 +174,7 @@ def test_full_file() -> None:
         "/dev/md0",
     )
     assert c.wait_timeout == 30
+    assert c.settle_timeout == 45
     assert c.hide == ("*rescue*", "Memory test*")
     assert c.console == ("ttyS0", "tty0")
     assert c.hooks_dir == "/usr/lib/bootmenu/hooks"

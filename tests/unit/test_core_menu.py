@@ -71,8 +71,9 @@ def test_view_names_the_filesystems(boot: Path, tmp_path: Path) -> None:
     assert view.volumes[0].path == boot
 
 
-def test_busy_is_none_without_discovery(boot: Path, tmp_path: Path) -> None:
-    assert make_core(boot, tmp_path).busy() is None
+def test_a_view_of_directories_is_settled(boot: Path, tmp_path: Path) -> None:
+    view = make_core(boot, tmp_path).view()
+    assert view.settled and view.ready and view.waiting == () and view.gave_up is None
 
 
 def test_list_files_directories_first(boot: Path, tmp_path: Path) -> None:
