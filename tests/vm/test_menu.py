@@ -112,7 +112,8 @@ class Screen:
         return int(match.group(1)) if match else None
 
     def scanning(self) -> bool:
-        return "[scanning:" in self.lines[0]
+        """Discovery is still at work, or the machine has not settled yet."""
+        return "[scanning:" in self.lines[0] or "[waiting:" in self.lines[0]
 
     def rows(self) -> list[Row]:
         """The entry rows, top to bottom (headings and the lines under the list are skipped)."""
