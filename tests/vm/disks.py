@@ -17,6 +17,9 @@ The boot disk (:func:`build_boot_disk`), GPT:
 
 The extlinux disk (:func:`build_extlinux_disk`), GPT, one ext4 partition with
 ``/extlinux/extlinux.conf``: a Linux entry and an ``mboot.c32`` Multiboot entry.
+
+A one-entry disk (:func:`build_entry_disk`), GPT, one ext4 partition: the target kernel and
+initramfs and one BLS entry (several in one machine: tests/vm/test_settle.py).
 """
 
 from __future__ import annotations
@@ -363,6 +366,30 @@ def build_extlinux_disk(path: Path, targets: Targets) -> Path:
             [Partition(image, LINUX_FS_TYPE, EXT_PARTUUID, "extlinux")],
             disk_guid=EXT_DISK_GUID,
         )
+    return path
+
+
+def build_entry_disk(path: Path, targets: Targets, entry: BlsEntry, n: int) -> Path:
+    """A GPT disk with one ext4 partition holding the target kernel (at ``entry.kernel``), its
+    initramfs and one BLS entry, ``entry``, and no ``loader.conf``.  ``n`` (0 to 255) sets the
+    disk's GUIDs and file system UUID, so that several such disks can be in one machine."""
+    if not 0 <= n <= 0xFF:
+        raise ValueError("n must be 0 to 255")
+    with tempfile.TemporaryDirectory(prefix="bootmenu-disk-", dir=path.parent) as scratch:
+        work = Path(scratch)
+        tree = work / "root"
+        (tree / "loader/entries").mkdir(parents=True)
+        (tree / "loader/entries" / entry.file).write_text(_bls_text(entry))
+        shutil.copyfile(targets.vmlinuz, tree / entry.kernel.lstrip("/"))
+        shutil.copyfile(targets.initrd, tree / f"initrd.img-{KERNEL_VERSION}")
+        uuid = f"b0075a1d-e000-4000-8000-0000000e00{n:02x}"
+        image = make_ext4(work / "entry.img", tree, 32, label=f"entry{n}", uuid=uuid)
+        assemble_gpt(
+            path,
+            [Partition(image, LINUX_FS_TYPE, f"b0075a1d-0000-4000-8000-0000000e01{n:02x}",
+                       f"entry{n}")],
+            disk_guid=f"b0075a1d-0000-4000-8000-0000000e02{n:02x}",
+        )  # fmt: skip
     return path
 
 

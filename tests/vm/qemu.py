@@ -46,11 +46,18 @@ OVMF_VARS_CANDIDATES: Final = (
 )
 
 Firmware = Literal["seabios", "ovmf"]
-Bus = Literal["virtio", "ahci"]
+Bus = Literal["virtio", "ahci", "nvme", "usb"]
+# USB disks are usb-storage devices on one xHCI controller, added when any disk is on usb.
+XHCI_ARGS: Final = ("-device", "qemu-xhci,id=xhci")
 
 
 class MachineError(AssertionError):
-    """The guest did not do what was expected (timeout, early exit); names the serial log."""
+    """The guest did not do what was expected (timeout, early exit); names the serial log
+    (also as ``log_path``, so a test can say what the guest did instead)."""
+
+    def __init__(self, message: str, log_path: Path | None = None) -> None:
+        super().__init__(message)
+        self.log_path = log_path
 
 
 def accel() -> str:
@@ -89,9 +96,11 @@ def missing_prerequisites(firmware: Firmware = "seabios") -> list[str]:
 
 @dataclass(frozen=True)
 class Disk:
-    """A raw disk image attached to the machine.  ``serial`` shows up in the guest as the
-    disk's ID_SERIAL; ``readonly`` attaches it read-only (tests that prove bootmenu never writes
-    keep images writable and compare checksums instead)."""
+    """A raw disk image attached to the machine: a virtio-blk device, a port of q35's AHCI
+    controller, an NVMe controller of its own or a USB mass-storage device (usb-storage on an
+    xHCI controller).  ``serial`` shows up in the guest as the disk's ID_SERIAL (NVMe requires
+    one: ``nvme<N>`` when not given); ``readonly`` attaches it read-only (tests that prove
+    bootmenu never writes keep images writable and compare checksums instead)."""
 
     path: Path
     bus: Bus = "virtio"
@@ -223,8 +232,11 @@ class Machine:
                 args += ["-initrd", str(initrd)]
             if append is not None:
                 args += ["-append", append]
-        for n, item in enumerate(disks):
-            args += self._disk_args(n, item if isinstance(item, Disk) else Disk(item))
+        attached = [item if isinstance(item, Disk) else Disk(item) for item in disks]
+        if any(disk.bus == "usb" for disk in attached):
+            args += XHCI_ARGS
+        for n, disk in enumerate(attached):
+            args += self._disk_args(n, disk)
         args += list(extra_args)
         self.args = args
         self.child: pexpect.spawn[str] | None = None
@@ -242,6 +254,10 @@ class Machine:
         serial = f",serial={disk.serial}" if disk.serial else ""
         if disk.bus == "virtio":
             device = f"virtio-blk-pci,drive=disk{n},id=dev{n}{serial}"
+        elif disk.bus == "nvme":
+            device = f"nvme,drive=disk{n},id=dev{n},serial={disk.serial or f'nvme{n}'}"
+        elif disk.bus == "usb":
+            device = f"usb-storage,bus=xhci.0,drive=disk{n},id=dev{n}{serial}"
         else:  # q35 has an AHCI controller with six ports: ide.0 … ide.5
             device = f"ide-hd,drive=disk{n},bus=ide.{n},id=dev{n}{serial}"
         return ["-drive", drive, "-device", device]
@@ -325,7 +341,8 @@ class Machine:
         when = f" within {timeout:.0f} s" if timeout is not None else ""
         return MachineError(
             f"{what}{when} (after {self.elapsed():.1f} s).\n"
-            f"serial log: {self.log_path}\nQEMU: {self.command}\n--- last lines ---\n{tail}"
+            f"serial log: {self.log_path}\nQEMU: {self.command}\n--- last lines ---\n{tail}",
+            self.log_path,
         )
 
     def expect(
