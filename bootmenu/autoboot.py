@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bootmenu.config import Config, first_match
-from bootmenu.entries import DiskBootConfig
+from bootmenu.discover.scanner import DiskBootConfig
 from bootmenu.model import BootEntry
 
 # When neither bootmenu's configuration nor any disk's boot configuration sets a timeout.

@@ -16,11 +16,11 @@ from typing import Any, NoReturn
 
 from bootmenu import __version__
 from bootmenu import config as settings
+from bootmenu.boot.handoff import Plan
 from bootmenu.core import Attempt, Core, View
 from bootmenu.errors import BootmenuError, ConfigError, HandoffError, PathError, UsageError
-from bootmenu.fs import read_host_file
-from bootmenu.handoff import Plan
 from bootmenu.model import BootEntry
+from bootmenu.system.fs import read_host_file
 from bootmenu.validate import inspect_image, report_json
 
 log = logging.getLogger("bootmenu")

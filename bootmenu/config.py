@@ -764,7 +764,7 @@ def _efi_timeout(variable: str, text: str) -> int:
 
 
 def parse_efi(variables: Mapping[str, str]) -> tuple[tuple[Layer, ...], tuple[str, ...]]:
-    """Layers from systemd-boot's variables, as ``bootmenu.efivars.systemd_boot_settings()``
+    """Layers from systemd-boot's variables, as ``bootmenu.system.efivars.systemd_boot_settings()``
     returns them (name → decoded string); one layer per variable, so that ``Config.sources``
     names it. Other names are ignored."""
     layers: list[Layer] = []
@@ -896,7 +896,7 @@ def load(
     ``/bootmenu.toml`` read from a discovered filesystem, named ``disk_origin`` (see
     :func:`disk_origin`); it is skipped, with a warning, when ``allow_disk_config`` is false
     after the other layers. ``cmdline`` is ``/proc/cmdline``; ``efi`` is
-    ``bootmenu.efivars.systemd_boot_settings()``, used when ``use_efi_vars`` is true; ``cli``
+    ``bootmenu.system.efivars.systemd_boot_settings()``, used when ``use_efi_vars`` is true; ``cli``
     are program options (see :func:`parse_options`).
 
     Call it once before disks are scanned (to learn ``wait_for``, ``console``…), and again with

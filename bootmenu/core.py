@@ -25,21 +25,23 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bootmenu import bootnext, efivars, firmware, handoff, run, syscalls, sysinfo
 from bootmenu import config as settings
 from bootmenu.autoboot import Decision, decide
-from bootmenu.entries import DiskBootConfig, Scanner, ScanResult
+from bootmenu.boot import bootnext, handoff
+from bootmenu.discover import firmware
+from bootmenu.discover.roots import volume_for_directory
+from bootmenu.discover.scanner import DiskBootConfig, Scanner, ScanResult
 from bootmenu.errors import BootmenuError, FormatError, HandoffError, PathError, UsageError
-from bootmenu.fs import MAX_IMAGE_SIZE, Volume, VolumeReader
 from bootmenu.model import BootEntry, ImageInfo, Kind, Source
-from bootmenu.roots import volume_for_directory
+from bootmenu.system import efivars, run, syscalls, sysinfo
+from bootmenu.system.fs import MAX_IMAGE_SIZE, Volume, VolumeReader
 from bootmenu.validate import INITRD_HEAD, inspect_image
 from efi import uki
 
 if TYPE_CHECKING:
-    from bootmenu.discover import Device, Discovery, Snapshot
-    from bootmenu.mounts import Mounter
-    from bootmenu.payload import Payload
+    from bootmenu.boot.payload import Payload
+    from bootmenu.discover.monitor import Device, Discovery, Snapshot
+    from bootmenu.system.mounts import Mounter
 
 log = logging.getLogger("bootmenu")
 
@@ -311,11 +313,11 @@ class Core:
     def _start_discovery(self, *, wait: bool) -> _State | None:
         """Start discovery; with ``wait``, wait for ``wait_for`` and for discovery to settle
         (up to ``settle_timeout`` from the start) and return the state of that snapshot."""
-        from bootmenu import discover
-        from bootmenu.mounts import Mounter
+        from bootmenu.discover import monitor
+        from bootmenu.system.mounts import Mounter
 
         mounter = Mounter(self.mount_base) if self.mount_base else Mounter()
-        discovery = discover.Discovery(
+        discovery = monitor.Discovery(
             mounter=mounter,
             on_change=self._discovered,
             include=self.device_filter,
@@ -374,7 +376,7 @@ class Core:
     def _bootnext(self) -> bootnext.BootNext:
         """Register the EFI hand-offs with this machine's settings: the payload (tried first)
         and BootNext; returns the BootNext handler."""
-        from bootmenu import payload  # imported when EFI hand-offs are set up (parses ELF)
+        from bootmenu.boot import payload  # imported when EFI hand-offs are set up (parses ELF)
 
         setting = self.config.efi_handoff
         if self._efi_handlers is None or self._efi_handlers[0].setting is not setting:

@@ -8,7 +8,7 @@ identifier ``'PLDH'``) and one ``.upld.<name>`` section per extra image (edk2 20
 to the link-time ``.rela.text`` and ``.rela.debug_*`` that ``--emit-relocs`` leaves, which a
 loader ignores).
 
-A loader (bootmenu's :mod:`bootmenu.payload`) copies the ``PT_LOAD`` segments into one
+A loader (bootmenu's :mod:`bootmenu.boot.payload`) copies the ``PT_LOAD`` segments into one
 page-rounded block (:func:`relocate`), applies the relocations for the block's physical
 address, places each extra section where the ``ExtraData`` HOB says (:mod:`efi.hob`), and
 enters :attr:`UniversalPayload.entry` (relocated) with RCX pointing at the HOB list.

@@ -3,7 +3,7 @@
 Each file in efivarfs (``/sys/firmware/efi/efivars``) is named ``<Name>-<vendor GUID>`` and holds
 the variable's 32-bit attributes (little-endian) followed by its data; a write must hand over
 attributes and data together. This module converts between those files and :class:`EfiVariable`;
-it never touches the filesystem (see ``bootmenu.efivars`` for that).
+it never touches the filesystem (see ``bootmenu.system.efivars`` for that).
 
 systemd-boot's ``Loader*`` variables hold UCS-2 (UTF-16LE) strings ending in a NUL character:
 :func:`decode_utf16_string` and :func:`encode_utf16_string` read and write them.

@@ -37,7 +37,7 @@ SITE = "usr/lib/python3/dist-packages"  # on Debian's sys.path
 ZSTD_LEVEL = 19
 PARTS = ("modules", "python", "python-packages", "bootmenu", "udev", "kmod", "kexec-tools",
          "busybox", "libraries", "payload", "other")  # fmt: skip
-# Where the initramfs carries edk2's Universal Payload (bootmenu.payload.PAYLOAD_PATHS).
+# Where the initramfs carries edk2's Universal Payload (bootmenu.boot.payload.PAYLOAD_PATHS).
 PAYLOAD_DIR = "usr/lib/bootmenu"
 BUILD_PAYLOAD = CHECKOUT / "scripts" / "build-payload"
 PROGRAM_PARTS = {
@@ -429,8 +429,8 @@ class Builder:
         """Import what bootmenu needs with the staged Python, its libraries and bytecode."""
         loader = stage.path("usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
         code = (
-            "import bootmenu.cli, bootmenu.core, bootmenu.discover, textual.app, pyudev, pefile, "
-            "elftools.elf.elffile, pdb, ctypes, lzma, bz2, zlib, hashlib, json; "
+            "import bootmenu.cli, bootmenu.core, bootmenu.discover.monitor, textual.app, pyudev, "
+            "pefile, elftools.elf.elffile, pdb, ctypes, lzma, bz2, zlib, hashlib, json; "
             "import sys; assert not any(m.__file__.endswith('.py') for m in "
             "[bootmenu.cli, textual.app]), 'bytecode not used'"
         )

@@ -30,9 +30,9 @@ from textual.app import App, SuspendNotSupported
 from textual.binding import BindingType
 
 from bootmenu.autoboot import Decision
+from bootmenu.boot.handoff import Plan
 from bootmenu.core import Power, View
 from bootmenu.errors import BootmenuError
-from bootmenu.handoff import Plan
 from bootmenu.model import BootEntry
 from bootmenu.tui.coreapi import CoreFactory, MenuCore, OnChange
 from bootmenu.tui.logbuffer import LogBuffer

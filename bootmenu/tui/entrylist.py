@@ -16,12 +16,12 @@ from textual.binding import Binding, BindingType
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from bootmenu.fs import Volume
 from bootmenu.model import BootEntry
+from bootmenu.system.fs import Volume
 from bootmenu.tui.format import SHOWN_STATES, device_heading, device_problem, kind_label, shorten
 
 if TYPE_CHECKING:
-    from bootmenu.discover import Device
+    from bootmenu.discover.monitor import Device
 
 ENTRY_PREFIX = "entry:"
 KIND_WIDTH = 9

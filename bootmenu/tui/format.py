@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
-from bootmenu.fs import Volume
 from bootmenu.model import BootEntry, Kind, Source
+from bootmenu.system.fs import Volume
 
 if TYPE_CHECKING:
-    from bootmenu.discover import Device
+    from bootmenu.discover.monitor import Device
 
 _KIND_LABELS: Final = {
     Kind.LINUX: "Linux",

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from bootmenu.boot.handoff import Plan
 from bootmenu.core import Progress, View
-from bootmenu.handoff import Plan
 from bootmenu.model import BootEntry
 
 

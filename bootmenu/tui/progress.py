@@ -13,9 +13,9 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Static
 
+from bootmenu.boot.handoff import Plan
 from bootmenu.core import Attempt, Progress
 from bootmenu.errors import BootmenuError
-from bootmenu.handoff import Plan
 from bootmenu.model import BootEntry
 from bootmenu.tui.base import BACK_KEYS, Body, PageTitle, field, heading
 from bootmenu.tui.format import size_text

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from bootmenu import syscalls
-from bootmenu.run import run
+from bootmenu.system import syscalls
+from bootmenu.system.run import run
 
 LOOP_CONTROL = Path("/dev/loop-control")
 

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from bootmenu import entries, syscalls
-from bootmenu.discover import Device, DeviceState, Discovery, Snapshot
-from bootmenu.entries import VolumeScan
-from bootmenu.fs import Volume
+from bootmenu.discover import scanner
+from bootmenu.discover.monitor import Device, DeviceState, Discovery, Snapshot
+from bootmenu.discover.scanner import VolumeScan
 from bootmenu.model import Kind, Source
-from bootmenu.mounts import Mounter
+from bootmenu.system import syscalls
+from bootmenu.system.fs import Volume
+from bootmenu.system.mounts import Mounter
 from tests import images
 from tests.integration.conftest import mounts_of, sha256
 from tests.integration.udev import Disk, Disks, Part, disks, udevd  # noqa: F401
@@ -270,14 +271,14 @@ def test_slow_device_is_left_out_without_stalling_the_others(
         ]
     )
     release = threading.Event()
-    real = entries.Scanner.scan_volume
+    real = scanner.Scanner.scan_volume
 
-    def scan_volume(self: entries.Scanner, vol: Volume) -> VolumeScan:
+    def scan_volume(self: scanner.Scanner, vol: Volume) -> VolumeScan:
         if vol.label == "slow":
             release.wait(30)  # a disk stuck in the kernel
         return real(self, vol)
 
-    monkeypatch.setattr(entries.Scanner, "scan_volume", scan_volume)
+    monkeypatch.setattr(scanner.Scanner, "scan_volume", scan_volume)
     s = Session(tmp_path)
     s.discovery.device_timeout = 1.0
     try:

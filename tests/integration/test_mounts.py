@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bootmenu import syscalls
 from bootmenu.errors import DeviceError
-from bootmenu.mounts import Mounter, mount_options
-from bootmenu.run import run
+from bootmenu.system import syscalls
+from bootmenu.system.mounts import Mounter, mount_options
+from bootmenu.system.run import run
 from tests.integration.conftest import (
     Images,
     Loops,

@@ -1,4 +1,4 @@
-"""bootmenu.syscalls against the running kernel.
+"""bootmenu.system.syscalls against the running kernel.
 
 Tests marked ``root`` use loop devices and mount(2). The others need neither (lockdown and
 kexec_loaded parsing of injected files, memfd) and run everywhere.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bootmenu import syscalls
+from bootmenu.system import syscalls
 from tests.integration.conftest import Images, Loops, mounts_of
 
 # --- no root needed -----------------------------------------------------------------------

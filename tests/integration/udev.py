@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from bootmenu import syscalls
-from bootmenu.run import CommandError, run
+from bootmenu.system import syscalls
+from bootmenu.system.run import CommandError, run
 from tests.integration.conftest import mounts_of, need_tool
 
 UDEVD_PATHS = ("/lib/systemd/systemd-udevd", "/usr/lib/systemd/systemd-udevd")

@@ -13,13 +13,13 @@ from typing import Any
 
 from bootmenu import config as settings
 from bootmenu.autoboot import Decision, decide
+from bootmenu.boot.handoff import Method, Plan, Segment
 from bootmenu.core import Attempt, FileItem, FileReport, Power, Progress, View
-from bootmenu.discover import Device, DeviceKind, DeviceState
+from bootmenu.discover.monitor import Device, DeviceKind, DeviceState
 from bootmenu.errors import BootmenuError, HandoffError
-from bootmenu.fs import Volume
-from bootmenu.handoff import Method, Plan, Segment
 from bootmenu.model import BootEntry, ImageInfo, Kind, Module, Source
-from bootmenu.sysinfo import StorageRow, SystemInfo
+from bootmenu.system.fs import Volume
+from bootmenu.system.sysinfo import StorageRow, SystemInfo
 from bootmenu.tui.coreapi import CoreFactory, MenuCore, OnChange
 
 MiB = 1024 * 1024

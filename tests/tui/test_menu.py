@@ -516,7 +516,7 @@ def test_system_information() -> None:
 
 def test_log_shows_bootmenus_records_and_the_scan_warnings() -> None:
     async def script(pilot: P, app: BootmenuApp, core: FakeCore) -> None:
-        logging.getLogger("bootmenu.discover").warning("/dev/sdc: mounting failed: EIO")
+        logging.getLogger("bootmenu.discover.monitor").warning("/dev/sdc: mounting failed: EIO")
         await pilot.press("l")
         screen = text(app)
         assert "! /dev/sda1: /boot/grub/grub.cfg line 3: unknown command" in screen

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bootmenu.autoboot import DEFAULT_TIMEOUT, decide
 from bootmenu.config import Config, load
-from bootmenu.entries import DiskBootConfig
+from bootmenu.discover.scanner import DiskBootConfig
 from bootmenu.model import Kind, Source
 from tests.factories import entry
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bootmenu import handoff
+from bootmenu.boot import handoff
 from bootmenu.core import Attempt, Core
 from bootmenu.errors import HandoffError
 from efi.variables import SYSTEMD_BOOT_VENDOR, EfiVariable, encode_utf16_string

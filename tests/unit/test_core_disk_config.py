@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bootmenu.core import Core
-from bootmenu.discover import Snapshot
-from bootmenu.fs import Volume
+from bootmenu.discover.monitor import Snapshot
+from bootmenu.system.fs import Volume
 
 PARTUUID = "b0075a1d-0000-4000-8000-0000000e5b01"
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bootmenu import syscalls, sysinfo
 from bootmenu.core import Core, FileItem, Power, Progress
 from bootmenu.errors import BootmenuError
 from bootmenu.model import Kind, Source
+from bootmenu.system import syscalls, sysinfo
 from efi.variables import EFI_GLOBAL_VARIABLE, EfiVariable, efivarfs_name
 from tests.images import bzimage, initrd
 

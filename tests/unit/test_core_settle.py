@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bootmenu.core import Core
-from bootmenu.discover import Snapshot
+from bootmenu.discover.monitor import Snapshot
 from bootmenu.model import BootEntry
 from tests.factories import entry
 

@@ -1,4 +1,4 @@
-"""classify() and the pure helpers of bootmenu.discover, over `udevadm info` dumps.
+"""classify() and the pure helpers of bootmenu.discover.monitor, over `udevadm info` dumps.
 
 The dumps in tests/fixtures/udev/ without a comment header were captured with `udevadm info` on
 loop devices of the development VM (GPT and MBR images made with sfdisk, mkfs, mkswap,
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bootmenu.discover import (
+from bootmenu.discover.monitor import (
     Device,
     DeviceKind,
     DeviceState,
@@ -394,7 +394,7 @@ def test_matches_specs() -> None:
 
 
 def test_sys_path_key_orders_disks_by_their_place_in_the_machine() -> None:
-    from bootmenu.discover import sys_path_key
+    from bootmenu.discover.monitor import sys_path_key
 
     sda = "/sys/devices/pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0/block/sda"
     sdb = "/sys/devices/pci0000:00/0000:00:1f.2/ata2/host1/target1:0:0/1:0:0:0/block/sdb"

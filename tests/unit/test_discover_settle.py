@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bootmenu.discover import SETTLE_QUIET, Discovery, Snapshot, usb_storage_delay
+from bootmenu.discover.monitor import SETTLE_QUIET, Discovery, Snapshot, usb_storage_delay
 
 SDA = "/sys/devices/pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0/block/sda"
 SDB = "/sys/devices/pci0000:00/0000:00:14.0/usb2/2-1/2-1:1.0/host6/target6:0:0/6:0:0:0/block/sdb"

@@ -1,4 +1,4 @@
-"""efi.variables (the efivarfs codec) and bootmenu.efivars (reading and writing efivarfs)."""
+"""efi.variables (the efivarfs codec) and bootmenu.system.efivars (reading and writing efivarfs)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bootmenu import efivars
 from bootmenu.errors import FormatError
+from bootmenu.system import efivars
 from efi.variables import (
     DEFAULT_ATTRIBUTES,
     EFI_GLOBAL_VARIABLE,
@@ -296,7 +296,7 @@ def test_systemd_boot_settings(varfs: Path) -> None:
 
 
 def test_systemd_boot_settings_skips_broken_variables(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="bootmenu.efivars"):
+    with caplog.at_level(logging.WARNING, logger="bootmenu.system.efivars"):
         found = efivars.systemd_boot_settings(directory=FIXTURES / "efivars-broken")
     # The undecodable ones are left out; "soon" is a string and config.py judges it.
     assert found == {"LoaderConfigTimeoutOneShot": "soon"}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from bootmenu.entries import ESP_TYPE, Scanner
-from bootmenu.fs import Volume
+from bootmenu.discover.scanner import ESP_TYPE, Scanner
 from bootmenu.model import Kind, Source
+from bootmenu.system.fs import Volume
 
 PE = Path(__file__).parent.parent / "fixtures" / "pe"
 

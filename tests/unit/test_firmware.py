@@ -8,11 +8,12 @@ from uuid import UUID
 
 import pytest
 
-from bootmenu import bootnext, firmware, handoff
+from bootmenu.boot import bootnext, handoff
 from bootmenu.core import Core
-from bootmenu.firmware import FirmwareKind, firmware_entries, read_state
-from bootmenu.fs import Volume
+from bootmenu.discover import firmware
+from bootmenu.discover.firmware import FirmwareKind, firmware_entries, read_state
 from bootmenu.model import BootEntry, Kind, Source
+from bootmenu.system.fs import Volume
 from efi.devicepath import HardDrive, hd_file_path
 from efi.loadoption import LOAD_OPTION_ACTIVE, LoadOption
 

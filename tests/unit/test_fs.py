@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bootmenu.errors import PathError
-from bootmenu.fs import Volume, VolumeReader, normalize
+from bootmenu.system.fs import Volume, VolumeReader, normalize
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""bootmenu.handoff: method choice, plans, the kexec-tools command lines, and execute()'s order.
+"""bootmenu.boot.handoff: method choice, plans, the kexec-tools command lines and execute()'s
+order.
 
 No root needed: the system calls (kexec_file_load, kexec_unload, sync, reboot) and kexec-tools
 are replaced by a recorder that reads the memfds it is handed — through the same descriptor or
@@ -22,12 +23,13 @@ from typing import Any
 
 import pytest
 
-from bootmenu import handoff, run, syscalls
+from bootmenu.boot import handoff
+from bootmenu.boot.handoff import Environment, Method, Plan
+from bootmenu.boot.hooks import HookVeto
 from bootmenu.errors import HandoffError
-from bootmenu.fs import Volume, VolumeReader
-from bootmenu.handoff import Environment, Method, Plan
-from bootmenu.hooks import HookVeto
 from bootmenu.model import BootEntry, Kind, Module, Source
+from bootmenu.system import run, syscalls
+from bootmenu.system.fs import Volume, VolumeReader
 from tests.debian import OSREL, append_section, build_uki, debian_bytes
 from tests.images import bzimage, initrd
 
@@ -845,11 +847,11 @@ def efi_entry() -> BootEntry:
 
 
 def test_efi_applications_need_a_uefi_boot() -> None:
-    from bootmenu import bootnext
+    from bootmenu.boot import bootnext
 
     saved = list(handoff.HANDLERS)
     try:
-        from bootmenu import payload
+        from bootmenu.boot import payload
 
         handoff.HANDLERS[:] = [h for h in saved if h.method is not handoff.Method.PAYLOAD]
         bootnext.install(directory="/nonexistent/efivars")

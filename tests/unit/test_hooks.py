@@ -1,4 +1,4 @@
-"""bootmenu.hooks: real small shell scripts as pre-boot hooks."""
+"""bootmenu.boot.hooks: real small shell scripts as pre-boot hooks."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bootmenu import hooks
+from bootmenu.boot import hooks
+from bootmenu.boot.hooks import HookInput, HookVeto
 from bootmenu.errors import HandoffError
-from bootmenu.hooks import HookInput, HookVeto
 
 CMDLINE = "root=/dev/vda2 ro quiet"
 INFO = HookInput(

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from bootmenu import syscalls
-from bootmenu.mounts import READ_ONLY_FLAGS, mount_options, supported_types
+from bootmenu.system import syscalls
+from bootmenu.system.mounts import READ_ONLY_FLAGS, mount_options, supported_types
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bootmenu import handoff, payload
+from bootmenu.boot import handoff, payload
 from bootmenu.config import EfiHandoff
 from bootmenu.errors import HandoffError
 from bootmenu.model import BootEntry, Kind, Source

@@ -1,4 +1,4 @@
-"""bootmenu.run: real (harmless) programs, and the sentences their failures turn into."""
+"""bootmenu.system.run: real (harmless) programs, and the sentences their failures turn into."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bootmenu.errors import BootmenuError
-from bootmenu.run import CommandError, run
+from bootmenu.system.run import CommandError, run
 
 
 def test_success_captures_output() -> None:
@@ -30,7 +30,7 @@ def test_paths_and_env() -> None:
 
 
 def test_logs_the_command_at_debug_level(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.DEBUG, logger="bootmenu.run"):
+    with caplog.at_level(logging.DEBUG, logger="bootmenu.system.run"):
         run(["sh", "-c", "exit 0"])
     assert [r.getMessage() for r in caplog.records] == ["+ sh -c 'exit 0'"]
 

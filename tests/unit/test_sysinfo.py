@@ -7,9 +7,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bootmenu.discover import Device, DeviceKind, DeviceState
-from bootmenu.fs import Volume
-from bootmenu.sysinfo import (
+from bootmenu.discover.monitor import Device, DeviceKind, DeviceState
+from bootmenu.system.fs import Volume
+from bootmenu.system.sysinfo import (
     StorageRow,
     collect,
     describe_secure_boot,

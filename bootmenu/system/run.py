@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bootmenu.errors import BootmenuError
 
-log = logging.getLogger("bootmenu.run")
+log = logging.getLogger("bootmenu.system.run")
 
 EXIT_NOT_FOUND = 127  # what shells (and busybox) return for a command that does not exist
 

@@ -32,8 +32,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
-from bootmenu import run
 from bootmenu.errors import HandoffError
+from bootmenu.system import run
 
 log = logging.getLogger(__name__)
 

@@ -11,14 +11,14 @@ own boot manager instead (which also keeps Secure Boot's chain of trust):
    ours.  A firmware entry (``Boot####`` shown in the menu) is used as it is.
 2. It sets ``BootNext`` (attributes NV|BS|RT, one u16), never touches ``BootOrder``, and
    deletes the entries carrying :data:`TAG` other than the one being used.
-3. :func:`bootmenu.handoff.execute` calls the core's ``before_jump`` and reboots with
+3. :func:`bootmenu.boot.handoff.execute` calls the core's ``before_jump`` and reboots with
    ``reboot(LINUX_REBOOT_CMD_RESTART)`` (:attr:`BootNext.reboot_command`); the firmware starts
    the entry once and deletes ``BootNext``.
 
-("Reboot into firmware setup", ``OsIndications``, lives in :mod:`bootmenu.sysinfo`.)  The
+("Reboot into firmware setup", ``OsIndications``, lives in :mod:`bootmenu.system.sysinfo`.)  The
 ``efi_handoff`` setting chooses the way EFI
 applications start: ``bootnext`` always uses this handler; ``auto`` and ``payload`` try the
-UEFI payload first (:mod:`bootmenu.payload`, no firmware reset) and come here when it cannot be
+UEFI payload first (:mod:`bootmenu.boot.payload`, no firmware reset) and come here when it cannot be
 used, and the plan's notes say why ("not payload: …").  See ``docs/efi.md``.
 """
 
@@ -33,11 +33,13 @@ from pathlib import Path
 from typing import Final
 from uuid import UUID
 
-from bootmenu import efivars, firmware, handoff, syscalls
+from bootmenu.boot import handoff
 from bootmenu.config import EfiHandoff
+from bootmenu.discover import firmware
 from bootmenu.errors import BootmenuError, HandoffError, PathError
-from bootmenu.fs import MAX_IMAGE_SIZE, normalize
 from bootmenu.model import BootEntry, Kind
+from bootmenu.system import efivars, syscalls
+from bootmenu.system.fs import MAX_IMAGE_SIZE, normalize
 from bootmenu.validate import inspect_image
 from efi.devicepath import DevicePath, HardDrive, hd_file_path
 from efi.loadoption import (

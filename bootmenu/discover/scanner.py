@@ -1,8 +1,8 @@
 """Turn filesystems into boot entries.
 
-For every :class:`~bootmenu.fs.Volume` this module finds the boot configurations a real machine
-carries (BLS type 1 entries, UKIs, grub.cfg, syslinux/extlinux, the EFI removable path, Windows
-Boot Manager, Haiku's EFI loader), hands their text or bytes to the pure parsers in
+For every :class:`~bootmenu.system.fs.Volume` this module finds the boot configurations a real
+machine carries (BLS type 1 entries, UKIs, grub.cfg, syslinux/extlinux, the EFI removable path,
+Windows Boot Manager, Haiku's EFI loader), hands their text or bytes to the pure parsers in
 ``bootmenu.formats`` and ``efi``, validates every file an entry names, and returns the entries in
 menu order.  A problem with one entry is data attached to that entry; nothing here stops a scan.
 """
@@ -17,8 +17,8 @@ from dataclasses import dataclass, field, replace
 from bootmenu import arch
 from bootmenu.errors import FormatError, PathError
 from bootmenu.formats import bls, grubcfg, grubenv, osrelease, syslinux
-from bootmenu.fs import MAX_IMAGE_SIZE, Volume, VolumeReader, normalize
 from bootmenu.model import BootEntry, ImageInfo, Kind, Module, Source
+from bootmenu.system.fs import MAX_IMAGE_SIZE, Volume, VolumeReader, normalize
 from bootmenu.validate import INITRD_HEAD, inspect_image
 from efi import loaders, pe, uki
 

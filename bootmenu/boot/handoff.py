@@ -7,15 +7,15 @@ Three steps, each its own function so that front ends can show what will happen 
 2. :func:`plan` reads every file the boot needs, re-validates the kernel bytes it will load and
    the initrds (``validate.inspect_image``), and returns a :class:`Plan`: the method, why it was
    chosen, each segment with its size and SHA-256, and the problems that forbid the boot.
-3. :func:`execute` runs the pre-boot hooks (:mod:`bootmenu.hooks`), loads (reading the files
+3. :func:`execute` runs the pre-boot hooks (:mod:`bootmenu.boot.hooks`), loads (reading the files
    again and refusing any whose bytes differ from the plan's), calls the caller's
    ``before_jump`` and reboots into the loaded kernel.  Anything that fails before the jump
    unloads what was loaded and raises :class:`HandoffError` with a sentence.
 
 Methods: Linux kernels and UKIs go through ``kexec_file_load`` (the kernel checks signatures);
 kexec-tools' ``kexec_load`` is the fallback outside lockdown; Multiboot kernels need kexec-tools.
-EFI applications go through the UEFI payload (:mod:`bootmenu.payload`, no firmware reset) or
-BootNext and a firmware reset (:mod:`bootmenu.bootnext`), which register themselves:
+EFI applications go through the UEFI payload (:mod:`bootmenu.boot.payload`, no firmware reset) or
+BootNext and a firmware reset (:mod:`bootmenu.boot.bootnext`), which register themselves:
 :func:`register` adds or replaces a handler without touching the others.  See
 ``docs/handoff.md``.
 """
@@ -34,10 +34,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from bootmenu import arch, hooks, run, syscalls
+from bootmenu import arch
+from bootmenu.boot import hooks
 from bootmenu.errors import BootmenuError, FormatError, HandoffError, PathError
-from bootmenu.fs import VolumeReader
 from bootmenu.model import BootEntry, ImageInfo, Kind, Module
+from bootmenu.system import run, syscalls
+from bootmenu.system.fs import VolumeReader
 from bootmenu.validate import inspect_image
 from efi import pe, uki
 

@@ -3,8 +3,8 @@
 Thin wrappers: each checks the C return value for ``< 0`` and raises
 ``OSError(errno, os.strerror(errno), what)``. Callers turn those into sentences.
 
-Nothing here decides policy; see :mod:`bootmenu.mounts` for read-only mounting and the boot code
-for when to kexec.
+Nothing here decides policy; see :mod:`bootmenu.system.mounts` for read-only mounting and the boot
+code for when to kexec.
 """
 
 from __future__ import annotations

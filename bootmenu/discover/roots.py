@@ -11,7 +11,7 @@ import os
 import re
 from pathlib import Path
 
-from bootmenu.fs import Volume
+from bootmenu.system.fs import Volume
 
 MOUNTINFO = Path("/proc/self/mountinfo")
 BY_LINKS = {

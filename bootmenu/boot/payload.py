@@ -34,11 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from bootmenu import bootnext, efivars, firmware, handoff, syscalls
+from bootmenu.boot import bootnext, handoff
 from bootmenu.config import EfiHandoff
+from bootmenu.discover import firmware
 from bootmenu.errors import BootmenuError, FormatError, HandoffError, PathError
-from bootmenu.fs import MAX_IMAGE_SIZE
 from bootmenu.model import BootEntry, Kind
+from bootmenu.system import efivars, syscalls
+from bootmenu.system.fs import MAX_IMAGE_SIZE
 from bootmenu.validate import inspect_image
 from efi import hob, trampoline, upl
 from efi.devicepath import hd_file_path

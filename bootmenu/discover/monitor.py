@@ -9,8 +9,8 @@ The only module that talks to udev (pyudev). Three parts:
   (mounting or scanning it went wrong; set by :class:`Discovery`, never by :func:`classify`).
 - :func:`parse_mountinfo` and :func:`natural_key` (pure helpers).
 - :class:`Discovery` enumerates block devices, follows udev's add/change/remove events, mounts
-  usable filesystems read-only through a :class:`~bootmenu.mounts.Mounter`, scans each with
-  :class:`~bootmenu.entries.Scanner` in its own thread and publishes immutable
+  usable filesystems read-only through a :class:`~bootmenu.system.mounts.Mounter`, scans each with
+  :class:`~bootmenu.discover.scanner.Scanner` in its own thread and publishes immutable
   :class:`Snapshot` objects.
 
 Decisions worth knowing:
@@ -60,12 +60,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
-from bootmenu import syscalls
-from bootmenu.entries import DiskBootConfig, Scanner, VolumeScan, assemble
+from bootmenu.discover.scanner import DiskBootConfig, Scanner, VolumeScan, assemble
 from bootmenu.errors import DeviceError
-from bootmenu.fs import Volume
 from bootmenu.model import BootEntry, Source
-from bootmenu.mounts import Mounter, mount_options
+from bootmenu.system import syscalls
+from bootmenu.system.fs import Volume
+from bootmenu.system.mounts import Mounter, mount_options
 
 log = logging.getLogger(__name__)
 

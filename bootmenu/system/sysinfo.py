@@ -1,10 +1,10 @@
 """What the menu's system information screen (``s``) shows, and rebooting into firmware setup.
 
 Reads the firmware type (``/sys/firmware/efi``), the Secure Boot state (the ``SecureBoot`` and
-``SetupMode`` EFI variables, through :mod:`bootmenu.efivars`), the kernel lockdown mode
-(:func:`bootmenu.syscalls.lockdown`) and memory (``/proc/meminfo``); disks and filesystems come
-from the core's view.  Each reader takes its path so tests can point it elsewhere; nothing
-here raises for a missing or odd file: the screen says "unknown" instead.
+``SetupMode`` EFI variables, through :mod:`bootmenu.system.efivars`), the kernel lockdown mode
+(:func:`bootmenu.system.syscalls.lockdown`) and memory (``/proc/meminfo``); disks and
+filesystems come from the core's view.  Each reader takes its path so tests can point it
+elsewhere; nothing here raises for a missing or odd file: the screen says "unknown" instead.
 
 Reboot into firmware setup: UEFI 2.x defines bit ``EFI_OS_INDICATIONS_BOOT_TO_FW_UI`` (0x1) of
 the ``OsIndications`` variable; the firmware says it understands it in ``OsIndicationsSupported``.
@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from bootmenu import efivars, syscalls
 from bootmenu.errors import FormatError
-from bootmenu.fs import Volume
+from bootmenu.system import efivars, syscalls
+from bootmenu.system.fs import Volume
 from efi.variables import DEFAULT_ATTRIBUTES, EFI_GLOBAL_VARIABLE, EfiVariable
 
 if TYPE_CHECKING:
-    from bootmenu.discover import Device
+    from bootmenu.discover.monitor import Device
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ tests use dumps under ``tests/fixtures/efi/``); :func:`firmware_entries` turns t
 - network (PXE/HTTP), built-in firmware applications (setup, the UEFI shell), whole devices
   (the firmware boots their removable path) and legacy BIOS entries are shown for what they
   are.  None of them can be started by Linux, but every firmware entry can be chosen as
-  ``BootNext`` as it is (see :mod:`bootmenu.bootnext`).
+  ``BootNext`` as it is (see :mod:`bootmenu.boot.bootnext`).
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from enum import StrEnum
 from typing import Final
 from uuid import UUID
 
-from bootmenu import efivars
 from bootmenu.errors import FormatError, PathError
-from bootmenu.fs import MAX_IMAGE_SIZE, Volume, VolumeReader, normalize
 from bootmenu.model import BootEntry, Kind, Source
+from bootmenu.system import efivars
+from bootmenu.system.fs import MAX_IMAGE_SIZE, Volume, VolumeReader, normalize
 from bootmenu.validate import inspect_image
 from efi import devicepath as dp
 from efi.devicepath import DevicePath, HardDrive
@@ -357,7 +357,7 @@ def firmware_entries(
 def merge(scanned: Sequence[BootEntry], firmware: Sequence[BootEntry]) -> tuple[BootEntry, ...]:
     """The scanned entries followed by the firmware entries that do not start the same file
     as a scanned one (Windows Boot Manager found on the ESP *and* in ``Boot0000``: the scanned
-    entry stays; :mod:`bootmenu.bootnext` reuses the firmware's ``Boot####`` for it)."""
+    entry stays; :mod:`bootmenu.boot.bootnext` reuses the firmware's ``Boot####`` for it)."""
     seen = {(e.root, e.kernel.casefold()) for e in scanned if e.kind is Kind.EFI and e.kernel}
     extra = tuple(e for e in firmware if not (e.kernel and (e.root, e.kernel.casefold()) in seen))
     return (*scanned, *extra)

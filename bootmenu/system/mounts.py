@@ -36,10 +36,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final
 
-from bootmenu import syscalls
 from bootmenu.errors import DeviceError
+from bootmenu.system import syscalls
 
-log = logging.getLogger("bootmenu.mounts")
+log = logging.getLogger("bootmenu.system.mounts")
 
 RUN_DIR: Final = Path("/run/bootmenu")
 
