@@ -12,8 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bootmenu.config import Config, first_match
-from bootmenu.discover.scanner import DiskBootConfig
-from bootmenu.model import BootEntry
+from bootmenu.model import BootEntry, DiskBootConfig
 
 # When neither bootmenu's configuration nor any disk's boot configuration sets a timeout.
 DEFAULT_TIMEOUT = 5.0

@@ -30,17 +30,18 @@ from bootmenu.autoboot import Decision, decide
 from bootmenu.boot import bootnext, handoff
 from bootmenu.discover import firmware
 from bootmenu.discover.roots import volume_for_directory
-from bootmenu.discover.scanner import DiskBootConfig, Scanner, ScanResult
+from bootmenu.discover.scanner import Scanner, ScanResult
 from bootmenu.errors import BootmenuError, FormatError, HandoffError, PathError, UsageError
-from bootmenu.model import BootEntry, ImageInfo, Kind, Source
-from bootmenu.system import efivars, run, syscalls, sysinfo
-from bootmenu.system.fs import MAX_IMAGE_SIZE, Volume, VolumeReader
+from bootmenu.model import BootEntry, DiskBootConfig, ImageInfo, Kind, Source, Volume
+from bootmenu.system import bootvars, efivars, run, syscalls, sysinfo
+from bootmenu.system.fs import MAX_IMAGE_SIZE, VolumeReader
 from bootmenu.validate import INITRD_HEAD, inspect_image
 from efi import uki
 
 if TYPE_CHECKING:
     from bootmenu.boot.payload import Payload
-    from bootmenu.discover.monitor import Device, Discovery, Snapshot
+    from bootmenu.discover.monitor import Discovery, Snapshot
+    from bootmenu.model import Device
     from bootmenu.system.mounts import Mounter
 
 log = logging.getLogger("bootmenu")
@@ -203,7 +204,7 @@ class Core:
         self.efivars_dir = efivars_dir or efivars.EFIVARFS
         # Firmware boot entries (Boot####) join the menu on a UEFI boot or with --efivars.
         self.efi = efivars_dir is not None or handoff.EFI_DIR.is_dir()
-        self._firmware: firmware.FirmwareState | None = None
+        self._firmware: bootvars.FirmwareState | None = None
         self._firmware_cache: firmware.ImageCache = {}
         self._env: handoff.Environment | None = None
         self._efi_handlers: tuple[Payload, bootnext.BootNext] | None = None
@@ -405,7 +406,7 @@ class Core:
         warnings = result.warnings
         if self.efi:
             if self._firmware is None:
-                self._firmware = firmware.read_state(self.efivars_dir)
+                self._firmware = bootvars.read_state(self.efivars_dir)
             found = firmware.firmware_entries(
                 self._firmware,
                 list(volumes.values()),

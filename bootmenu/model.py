@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 
@@ -120,3 +121,109 @@ class ImageInfo:
     signed: bool | None = None
     problems: tuple[str, ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict)
+
+
+# Filesystems whose names are case-insensitive (FAT, the ESP, and ISO 9660 with Joliet).
+CASE_INSENSITIVE_FS = frozenset(
+    {"vfat", "msdos", "fat", "exfat", "iso9660", "udf", "ntfs", "ntfs3"}
+)
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A filesystem bootmenu reads: ``name`` is how it is shown (``--root`` directory or device),
+    ``path`` where its root directory is visible to us."""
+
+    name: str
+    path: Path
+    fstype: str | None = None
+    uuid: str | None = None
+    label: str | None = None
+    partuuid: str | None = None
+    partlabel: str | None = None
+    # GPT partition type GUID, lower case (the ESP is c12a7328-f81f-11d2-ba4b-00a0c93ec93b).
+    parttype: str | None = None
+
+    @property
+    def case_insensitive(self) -> bool:
+        return (self.fstype or "").lower() in CASE_INSENSITIVE_FS
+
+
+class DeviceKind(StrEnum):
+    DISK = "disk"
+    PARTITION = "partition"
+
+
+class DeviceState(StrEnum):
+    """What bootmenu does with a block device."""
+
+    USABLE = "usable"  # a filesystem bootmenu mounts and scans
+    LOCKED = "locked"  # encrypted (LUKS, BitLocker): shown as locked
+    UNSUPPORTED = "unsupported"  # part of a volume manager, RAID or pool
+    SKIPPED = "skipped"  # nothing to look at: swap, empty, partitioned disk, RAM disk…
+    UNKNOWN = "unknown"  # a filesystem type bootmenu cannot mount
+    FAILED = "failed"  # usable, but mounting or scanning it failed (reason says how)
+
+
+@dataclass(frozen=True)
+class Device:
+    """One block device as udev describes it, and what bootmenu makes of it."""
+
+    devnode: str
+    sys_path: str
+    # The whole disk this device is on: the parent disk of a partition, or the device itself.
+    disk: str
+    kind: DeviceKind
+    state: DeviceState
+    # A sentence saying why the device is not usable (None when it is).
+    reason: str | None = None
+    fstype: str | None = None
+    fsversion: str | None = None
+    uuid: str | None = None
+    label: str | None = None
+    partuuid: str | None = None
+    partlabel: str | None = None
+    # GPT type GUID in lower case, or the MBR type as blkid writes it ("0xef").
+    parttype: str | None = None
+    partnumber: int | None = None
+    # The partition table: "gpt" or "dos" (for a partition, the table it is in).
+    table: str | None = None
+    size: int | None = None  # bytes
+    removable: bool = False
+    bus: str | None = None  # ID_BUS: "ata", "scsi", "usb", "nvme"…
+    id_path: str | None = None  # ID_PATH: "pci-0000:00:1f.2-ata-1"
+    driver: str | None = None  # the driver of the nearest controller: "ahci", "nvme", "virtio_blk"
+    devnum: tuple[int, int] | None = None  # (major, minor)
+    # The file behind a loop device (for its partitions: behind their disk).
+    backing_file: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.devnode.removeprefix("/dev/")
+
+    def volume(self, path: Path) -> Volume:
+        """The :class:`Volume` for this device's filesystem, visible at ``path``."""
+        return Volume(
+            name=self.devnode,
+            path=path,
+            fstype=self.fstype,
+            uuid=self.uuid,
+            label=self.label,
+            partuuid=self.partuuid,
+            partlabel=self.partlabel,
+            parttype=self.parttype,
+        )
+
+
+@dataclass(frozen=True)
+class DiskBootConfig:
+    """What one boot configuration on a disk says about the menu (its own timeout and default).
+
+    bootmenu's own configuration decides first; these apply where it sets nothing.
+    """
+
+    volume: str
+    source: Source
+    origin: str
+    timeout: float | None
+    default_id: str | None

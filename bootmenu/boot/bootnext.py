@@ -35,10 +35,9 @@ from uuid import UUID
 
 from bootmenu.boot import handoff
 from bootmenu.config import EfiHandoff
-from bootmenu.discover import firmware
 from bootmenu.errors import BootmenuError, HandoffError, PathError
 from bootmenu.model import BootEntry, Kind
-from bootmenu.system import efivars, syscalls
+from bootmenu.system import bootvars, efivars, syscalls
 from bootmenu.system.fs import MAX_IMAGE_SIZE, normalize
 from bootmenu.validate import inspect_image
 from efi.devicepath import DevicePath, HardDrive, hd_file_path
@@ -146,7 +145,7 @@ def same_target(path: DevicePath, other: DevicePath | None) -> bool:
     )
 
 
-def find_identical(state: firmware.FirmwareState, path: DevicePath) -> int | None:
+def find_identical(state: bootvars.FirmwareState, path: DevicePath) -> int | None:
     """An active ``Boot####`` that starts ``path``'s file: ours first, then the firmware's."""
     matches = [
         fw
@@ -159,7 +158,7 @@ def find_identical(state: firmware.FirmwareState, path: DevicePath) -> int | Non
     return matches[0].number if matches else None
 
 
-def free_number(state: firmware.FirmwareState) -> int:
+def free_number(state: bootvars.FirmwareState) -> int:
     used = {fw.number for fw in state.options} | set(state.boot_order)
     for number in range(MAX_OPTION_NUMBER + 1):
         if number not in used:
@@ -167,7 +166,7 @@ def free_number(state: firmware.FirmwareState) -> int:
     raise HandoffError("the firmware has no free Boot#### number left")
 
 
-def stale_numbers(state: firmware.FirmwareState, keep: int) -> tuple[int, ...]:
+def stale_numbers(state: bootvars.FirmwareState, keep: int) -> tuple[int, ...]:
     """Our tagged entries other than ``keep``."""
     return tuple(
         fw.number
@@ -236,12 +235,12 @@ class BootNext:
             return f"it starts only EFI applications, not {entry.kind.value} entries"
         return self.unavailable(env.efi)
 
-    def _state(self) -> firmware.FirmwareState:
-        return firmware.read_state(self.directory)
+    def _state(self) -> bootvars.FirmwareState:
+        return bootvars.read_state(self.directory)
 
-    def _target(self, entry: BootEntry, state: firmware.FirmwareState, volume_name: str,
+    def _target(self, entry: BootEntry, state: bootvars.FirmwareState, volume_name: str,
                 partuuid: str | None) -> Target:  # fmt: skip
-        number = firmware.option_number(entry)
+        number = bootvars.option_number(entry)
         if number is not None:
             fw = state.option(number)
             if fw is None:

@@ -36,10 +36,9 @@ from typing import Any, Final
 
 from bootmenu.boot import bootnext, handoff
 from bootmenu.config import EfiHandoff
-from bootmenu.discover import firmware
 from bootmenu.errors import BootmenuError, FormatError, HandoffError, PathError
 from bootmenu.model import BootEntry, Kind
-from bootmenu.system import efivars, syscalls
+from bootmenu.system import bootvars, efivars, syscalls
 from bootmenu.system.fs import MAX_IMAGE_SIZE
 from bootmenu.validate import inspect_image
 from efi import hob, trampoline, upl
@@ -526,7 +525,7 @@ class Payload:
             return f"it starts only EFI applications, not {entry.kind.value} entries"
         if self.setting is EfiHandoff.BOOTNEXT:
             return "efi_handoff is bootnext"
-        if firmware.option_number(entry) is not None or not entry.kernel:
+        if bootvars.option_number(entry) is not None or not entry.kernel:
             return "firmware entries are started by the firmware"
         if env.locked_down:
             return f"lockdown ({env.lockdown}) forbids kexec_load"

@@ -56,15 +56,21 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
-from bootmenu.discover.scanner import DiskBootConfig, Scanner, VolumeScan, assemble
+from bootmenu.discover.scanner import Scanner, VolumeScan, assemble
 from bootmenu.errors import DeviceError
-from bootmenu.model import BootEntry, Source
+from bootmenu.model import (
+    BootEntry,
+    Device,
+    DeviceKind,
+    DeviceState,
+    DiskBootConfig,
+    Source,
+    Volume,
+)
 from bootmenu.system import syscalls
-from bootmenu.system.fs import Volume
 from bootmenu.system.mounts import Mounter, mount_options
 
 log = logging.getLogger(__name__)
@@ -103,72 +109,6 @@ _LOCKED: Mapping[str, str] = {
     "crypto_LUKS": "encrypted with LUKS",
     "BitLocker": "encrypted with BitLocker (a Windows volume)",
 }
-
-
-class DeviceKind(StrEnum):
-    DISK = "disk"
-    PARTITION = "partition"
-
-
-class DeviceState(StrEnum):
-    """What bootmenu does with a block device."""
-
-    USABLE = "usable"  # a filesystem bootmenu mounts and scans
-    LOCKED = "locked"  # encrypted (LUKS, BitLocker): shown as locked
-    UNSUPPORTED = "unsupported"  # part of a volume manager, RAID or pool
-    SKIPPED = "skipped"  # nothing to look at: swap, empty, partitioned disk, RAM disk…
-    UNKNOWN = "unknown"  # a filesystem type bootmenu cannot mount
-    FAILED = "failed"  # usable, but mounting or scanning it failed (reason says how)
-
-
-@dataclass(frozen=True)
-class Device:
-    """One block device as udev describes it, and what bootmenu makes of it."""
-
-    devnode: str
-    sys_path: str
-    # The whole disk this device is on: the parent disk of a partition, or the device itself.
-    disk: str
-    kind: DeviceKind
-    state: DeviceState
-    # A sentence saying why the device is not usable (None when it is).
-    reason: str | None = None
-    fstype: str | None = None
-    fsversion: str | None = None
-    uuid: str | None = None
-    label: str | None = None
-    partuuid: str | None = None
-    partlabel: str | None = None
-    # GPT type GUID in lower case, or the MBR type as blkid writes it ("0xef").
-    parttype: str | None = None
-    partnumber: int | None = None
-    # The partition table: "gpt" or "dos" (for a partition, the table it is in).
-    table: str | None = None
-    size: int | None = None  # bytes
-    removable: bool = False
-    bus: str | None = None  # ID_BUS: "ata", "scsi", "usb", "nvme"…
-    id_path: str | None = None  # ID_PATH: "pci-0000:00:1f.2-ata-1"
-    driver: str | None = None  # the driver of the nearest controller: "ahci", "nvme", "virtio_blk"
-    devnum: tuple[int, int] | None = None  # (major, minor)
-    # The file behind a loop device (for its partitions: behind their disk).
-    backing_file: str | None = None
-
-    @property
-    def name(self) -> str:
-        return self.devnode.removeprefix("/dev/")
-
-    def volume(self, path: Path) -> Volume:
-        """The :class:`Volume` for this device's filesystem, visible at ``path``."""
-        return Volume(
-            name=self.devnode,
-            path=path,
-            fstype=self.fstype,
-            uuid=self.uuid,
-            label=self.label,
-            partuuid=self.partuuid,
-            partlabel=self.partlabel,
-            parttype=self.parttype,
-        )
 
 
 @dataclass(frozen=True)
@@ -1230,9 +1170,6 @@ class Discovery:
 
 
 __all__ = [
-    "Device",
-    "DeviceKind",
-    "DeviceState",
     "Discovery",
     "MountInfo",
     "Snapshot",

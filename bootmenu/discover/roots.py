@@ -11,7 +11,7 @@ import os
 import re
 from pathlib import Path
 
-from bootmenu.system.fs import Volume
+from bootmenu.model import Volume
 
 MOUNTINFO = Path("/proc/self/mountinfo")
 BY_LINKS = {

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field, replace
 from bootmenu import arch
 from bootmenu.errors import FormatError, PathError
 from bootmenu.formats import bls, grubcfg, grubenv, osrelease, syslinux
-from bootmenu.model import BootEntry, ImageInfo, Kind, Module, Source
-from bootmenu.system.fs import MAX_IMAGE_SIZE, Volume, VolumeReader, normalize
+from bootmenu.model import BootEntry, DiskBootConfig, ImageInfo, Kind, Module, Source, Volume
+from bootmenu.system.fs import MAX_IMAGE_SIZE, VolumeReader, normalize
 from bootmenu.validate import INITRD_HEAD, inspect_image
 from efi import loaders, pe, uki
 
@@ -49,20 +49,6 @@ WINDOWS_LOADER = "/EFI/Microsoft/Boot/bootmgfw.efi"
 # How many .efi files under \EFI\<vendor>\ are opened to look for loaders recognised by content.
 MAX_EFI_FILES = 64
 KERNEL_PREFIXES = ("vmlinuz-", "vmlinux-", "bzImage-", "kernel-", "linux-")
-
-
-@dataclass(frozen=True)
-class DiskBootConfig:
-    """What one boot configuration on a disk says about the menu (its own timeout and default).
-
-    bootmenu's own configuration decides first; these apply where it sets nothing.
-    """
-
-    volume: str
-    source: Source
-    origin: str
-    timeout: float | None
-    default_id: str | None
 
 
 @dataclass(frozen=True)

@@ -13,40 +13,16 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 
 from bootmenu.errors import PathError
+from bootmenu.model import Volume
 
-# Filesystems whose names are case-insensitive (FAT, the ESP, and ISO 9660 with Joliet).
-CASE_INSENSITIVE_FS = frozenset(
-    {"vfat", "msdos", "fat", "exfat", "iso9660", "udf", "ntfs", "ntfs3"}
-)
 MAX_SYMLINKS = 40
 # Larger kernels or EFI applications than this are refused rather than read into memory.
 MAX_IMAGE_SIZE = 512 * 1024 * 1024
 # Larger configuration files than this are not configuration files.
 MAX_CONFIG_SIZE = 4 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Volume:
-    """A filesystem bootmenu reads: ``name`` is how it is shown (``--root`` directory or device),
-    ``path`` where its root directory is visible to us."""
-
-    name: str
-    path: Path
-    fstype: str | None = None
-    uuid: str | None = None
-    label: str | None = None
-    partuuid: str | None = None
-    partlabel: str | None = None
-    # GPT partition type GUID, lower case (the ESP is c12a7328-f81f-11d2-ba4b-00a0c93ec93b).
-    parttype: str | None = None
-
-    @property
-    def case_insensitive(self) -> bool:
-        return (self.fstype or "").lower() in CASE_INSENSITIVE_FS
 
 
 def _human_size(size: int) -> str:

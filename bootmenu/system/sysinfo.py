@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from bootmenu.errors import FormatError
+from bootmenu.model import Volume
 from bootmenu.system import efivars, syscalls
-from bootmenu.system.fs import Volume
 from efi.variables import DEFAULT_ATTRIBUTES, EFI_GLOBAL_VARIABLE, EfiVariable
 
 if TYPE_CHECKING:
-    from bootmenu.discover.monitor import Device
+    from bootmenu.model import Device
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,11 @@ from textual.binding import Binding, BindingType
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from bootmenu.model import BootEntry
-from bootmenu.system.fs import Volume
+from bootmenu.model import BootEntry, Volume
 from bootmenu.tui.format import SHOWN_STATES, device_heading, device_problem, kind_label, shorten
 
 if TYPE_CHECKING:
-    from bootmenu.discover.monitor import Device
+    from bootmenu.model import Device
 
 ENTRY_PREFIX = "entry:"
 KIND_WIDTH = 9

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
-from bootmenu.model import BootEntry, Kind, Source
-from bootmenu.system.fs import Volume
+from bootmenu.model import BootEntry, Kind, Source, Volume
 
 if TYPE_CHECKING:
-    from bootmenu.discover.monitor import Device
+    from bootmenu.model import Device
 
 _KIND_LABELS: Final = {
     Kind.LINUX: "Linux",

@@ -14,11 +14,10 @@ from pathlib import Path
 import pytest
 
 from bootmenu.discover import scanner
-from bootmenu.discover.monitor import Device, DeviceState, Discovery, Snapshot
+from bootmenu.discover.monitor import Discovery, Snapshot
 from bootmenu.discover.scanner import VolumeScan
-from bootmenu.model import Kind, Source
+from bootmenu.model import Device, DeviceState, Kind, Source, Volume
 from bootmenu.system import syscalls
-from bootmenu.system.fs import Volume
 from bootmenu.system.mounts import Mounter
 from tests import images
 from tests.integration.conftest import mounts_of, sha256

@@ -15,10 +15,18 @@ from bootmenu import config as settings
 from bootmenu.autoboot import Decision, decide
 from bootmenu.boot.handoff import Method, Plan, Segment
 from bootmenu.core import Attempt, FileItem, FileReport, Power, Progress, View
-from bootmenu.discover.monitor import Device, DeviceKind, DeviceState
 from bootmenu.errors import BootmenuError, HandoffError
-from bootmenu.model import BootEntry, ImageInfo, Kind, Module, Source
-from bootmenu.system.fs import Volume
+from bootmenu.model import (
+    BootEntry,
+    Device,
+    DeviceKind,
+    DeviceState,
+    ImageInfo,
+    Kind,
+    Module,
+    Source,
+    Volume,
+)
 from bootmenu.system.sysinfo import StorageRow, SystemInfo
 from bootmenu.tui.coreapi import CoreFactory, MenuCore, OnChange
 

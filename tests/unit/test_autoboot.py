@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from bootmenu.autoboot import DEFAULT_TIMEOUT, decide
 from bootmenu.config import Config, load
-from bootmenu.discover.scanner import DiskBootConfig
-from bootmenu.model import Kind, Source
+from bootmenu.model import DiskBootConfig, Kind, Source
 from tests.factories import entry
 
 MENU = [

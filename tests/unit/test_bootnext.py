@@ -15,9 +15,9 @@ from bootmenu.boot import bootnext, handoff, payload
 from bootmenu.boot.bootnext import TAG, BootNext
 from bootmenu.config import EfiHandoff
 from bootmenu.errors import HandoffError
-from bootmenu.model import BootEntry, Kind, Source
+from bootmenu.model import BootEntry, Kind, Source, Volume
 from bootmenu.system import syscalls
-from bootmenu.system.fs import Volume, VolumeReader
+from bootmenu.system.fs import VolumeReader
 from efi.devicepath import HardDrive, hd_file_path
 from efi.loadoption import LOAD_OPTION_ACTIVE, LoadOption, parse_load_option
 from efi.variables import EfiVariable

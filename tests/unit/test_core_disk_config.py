@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bootmenu.core import Core
 from bootmenu.discover.monitor import Snapshot
-from bootmenu.system.fs import Volume
+from bootmenu.model import Volume
 
 PARTUUID = "b0075a1d-0000-4000-8000-0000000e5b01"
 

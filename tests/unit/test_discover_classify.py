@@ -16,9 +16,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bootmenu.discover.monitor import (
-    Device,
-    DeviceKind,
-    DeviceState,
     MountInfo,
     classify,
     find_mount,
@@ -27,6 +24,7 @@ from bootmenu.discover.monitor import (
     parse_mountinfo,
     udev_decode,
 )
+from bootmenu.model import Device, DeviceKind, DeviceState
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "udev"
 MIB = 1024 * 1024

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from bootmenu.discover.scanner import scan
-from bootmenu.model import BootEntry, Kind, Source
-from bootmenu.system.fs import Volume
+from bootmenu.model import BootEntry, Kind, Source, Volume
 from tests.images import bzimage, initrd
 
 MID = "6a9857a393724b7a981ebb5b8495b9ea"

@@ -6,8 +6,7 @@ import shutil
 from pathlib import Path
 
 from bootmenu.discover.scanner import ESP_TYPE, Scanner
-from bootmenu.model import Kind, Source
-from bootmenu.system.fs import Volume
+from bootmenu.model import Kind, Source, Volume
 
 PE = Path(__file__).parent.parent / "fixtures" / "pe"
 

@@ -11,9 +11,10 @@ import pytest
 from bootmenu.boot import bootnext, handoff
 from bootmenu.core import Core
 from bootmenu.discover import firmware
-from bootmenu.discover.firmware import FirmwareKind, firmware_entries, read_state
-from bootmenu.model import BootEntry, Kind, Source
-from bootmenu.system.fs import Volume
+from bootmenu.discover.firmware import firmware_entries
+from bootmenu.model import BootEntry, Kind, Source, Volume
+from bootmenu.system import bootvars
+from bootmenu.system.bootvars import FirmwareKind, read_state
 from efi.devicepath import HardDrive, hd_file_path
 from efi.loadoption import LOAD_OPTION_ACTIVE, LoadOption
 
@@ -92,7 +93,7 @@ def test_ovmf_entries_are_shown_for_what_they_are() -> None:
     )
     # Every firmware entry can be chosen as BootNext as it is.
     assert all(e.bootable for e in entries)
-    assert firmware.option_number(entries[3]) == 3
+    assert bootvars.option_number(entries[3]) == 3
 
 
 def test_hd_entry_is_matched_by_partition_uuid_and_validated(tmp_path: Path) -> None:
@@ -169,7 +170,7 @@ def test_broken_variables_are_problems_and_warnings(tmp_path: Path) -> None:
 
 
 def test_no_efivars_no_entries(tmp_path: Path) -> None:
-    assert read_state(tmp_path / "missing") == firmware.FirmwareState()
+    assert read_state(tmp_path / "missing") == bootvars.FirmwareState()
 
 
 def test_merge_keeps_the_scanned_entry_for_the_same_file() -> None:

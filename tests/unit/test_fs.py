@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from bootmenu.errors import PathError
-from bootmenu.system.fs import Volume, VolumeReader, normalize
+from bootmenu.model import Volume
+from bootmenu.system.fs import VolumeReader, normalize
 
 
 @pytest.fixture

@@ -27,9 +27,9 @@ from bootmenu.boot import handoff
 from bootmenu.boot.handoff import Environment, Method, Plan
 from bootmenu.boot.hooks import HookVeto
 from bootmenu.errors import HandoffError
-from bootmenu.model import BootEntry, Kind, Module, Source
+from bootmenu.model import BootEntry, Kind, Module, Source, Volume
 from bootmenu.system import run, syscalls
-from bootmenu.system.fs import Volume, VolumeReader
+from bootmenu.system.fs import VolumeReader
 from tests.debian import OSREL, append_section, build_uki, debian_bytes
 from tests.images import bzimage, initrd
 

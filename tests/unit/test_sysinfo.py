@@ -7,8 +7,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bootmenu.discover.monitor import Device, DeviceKind, DeviceState
-from bootmenu.system.fs import Volume
+from bootmenu.model import Device, DeviceKind, DeviceState, Volume
 from bootmenu.system.sysinfo import (
     StorageRow,
     collect,
