@@ -18,7 +18,7 @@ from bootmenu import __version__
 from bootmenu import config as settings
 from bootmenu.boot.handoff import Plan
 from bootmenu.core import Attempt, Core, View
-from bootmenu.errors import BootmenuError, ConfigError, HandoffError, PathError, UsageError
+from bootmenu.errors import ERRORS, ConfigError, HandoffError, PathError, UsageError
 from bootmenu.model import BootEntry
 from bootmenu.system.fs import read_host_file
 from bootmenu.validate import inspect_image, report_json
@@ -331,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ConfigError) as e:
         print(str(e), file=sys.stderr)
         return EXIT_USAGE
-    except BootmenuError as e:
+    except ERRORS as e:
         if debug:
             raise
         print(f"bootmenu: {e}", file=sys.stderr)

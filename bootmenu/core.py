@@ -31,7 +31,7 @@ from bootmenu.boot import bootnext, handoff
 from bootmenu.discover import firmware
 from bootmenu.discover.roots import volume_for_directory
 from bootmenu.discover.scanner import Scanner, ScanResult
-from bootmenu.errors import BootmenuError, FormatError, HandoffError, PathError, UsageError
+from bootmenu.errors import ERRORS, BootmenuError, FormatError, HandoffError, PathError, UsageError
 from bootmenu.model import BootEntry, DiskBootConfig, ImageInfo, Kind, Source, Volume
 from bootmenu.system import bootvars, efivars, run, syscalls, sysinfo
 from bootmenu.system.fs import MAX_IMAGE_SIZE, VolumeReader
@@ -558,7 +558,7 @@ class Core:
                     before_jump=self._before_jump,
                     progress=steps,
                 )
-            except BootmenuError as e:
+            except ERRORS as e:
                 errors.append(f"{entry.title}: {e}")
                 if report:
                     report(Attempt(entry, None, str(e)))

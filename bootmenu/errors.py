@@ -3,26 +3,21 @@
 Library code raises these; only ``main()`` turns them into exit codes. Every message reads as a
 sentence a person understands, e.g. ``"/EFI/Linux/a.efi: not an EFI application (PE subsystem 3,
 expected 10)"``.
+
+:class:`FormatError` (bad input bytes or text) is the efi package's own, which stands alone and
+is the lowest layer: bootmenu's parsers raise it too.  Code that catches "anything that went
+wrong on purpose" catches :data:`ERRORS`, bootmenu's errors and the efi package's.
 """
 
 from __future__ import annotations
 
+from typing import Final
+
+from efi.errors import EfiError, FormatError
+
 
 class BootmenuError(Exception):
     """Base class of every error bootmenu raises on purpose."""
-
-
-class FormatError(BootmenuError):
-    """Input bytes or text do not follow the format they claim to be in.
-
-    ``what`` names the thing being parsed (a path or a format name); ``offset`` is the byte
-    offset or line number where the problem was found, when known.
-    """
-
-    def __init__(self, message: str, *, what: str | None = None, offset: int | None = None):
-        super().__init__(message)
-        self.what = what
-        self.offset = offset
 
 
 class PathError(BootmenuError):
@@ -48,3 +43,19 @@ class HandoffError(BootmenuError):
 
 class UsageError(BootmenuError):
     """The command line given to bootmenu is wrong (exit code 2)."""
+
+
+# Every error raised on purpose, by bootmenu or by the efi codecs: ``except ERRORS as e``.
+ERRORS: Final = (BootmenuError, EfiError)
+
+__all__ = [
+    "ERRORS",
+    "BootmenuError",
+    "ConfigError",
+    "DeviceError",
+    "EfiError",
+    "FormatError",
+    "HandoffError",
+    "PathError",
+    "UsageError",
+]

@@ -15,7 +15,7 @@ from bootmenu import arch
 from bootmenu.errors import FormatError
 from bootmenu.formats import bzimage, elf, initrd, multiboot
 from bootmenu.model import ImageInfo, Kind
-from efi import pe
+from efi import loaders, pe, uki
 
 ELF_MAGIC = b"\x7fELF"
 GZIP_MAGIC = b"\x1f\x8b"
@@ -74,7 +74,7 @@ def _identify(data: bytes, total_size: int) -> ImageInfo:
             format="empty", kind=None, architecture=None, problems=("the file is empty",)
         )
     if data.startswith(MZ_MAGIC):
-        info = pe.inspect_pe(data)
+        info = inspect_pe(data)
         if bzimage.has_setup_header(data):
             # A Linux kernel with an EFI stub is both: boot protocol header and signed PE.
             bz = bzimage.inspect_bzimage(data)
@@ -189,3 +189,49 @@ def report_json(path: str, info: ImageInfo) -> Mapping[str, Any]:
         "problems": list(info.problems),
         "details": dict(info.details),
     }
+
+
+def inspect_pe(data: bytes) -> ImageInfo:
+    """The validator's report for a PE file: format ``pe``; kind ``uki`` (has ``.linux``),
+    ``linux`` (carries a Linux boot header) or ``efi``; details for ``bootmenu inspect``."""
+    image = pe.parse_pe(data)
+    problems = list(image.problems)
+    details: dict[str, Any] = {
+        "machine": f"{image.machine:#06x} ({image.machine_name})",
+        "subsystem": f"{image.subsystem} ({image.subsystem_name})",
+        "sections": [s.name for s in image.sections],
+        "entry_point": f"{image.entry_point:#x}",
+        "sbat": image.sbat,
+        "loader": loaders.identify(data, image),
+    }
+    if image.version_info:
+        details["version_info"] = dict(image.version_info)
+    if uki.is_uki(image):
+        kind = "uki"
+        parsed = uki.parse_uki(data)
+        problems += [p for p in parsed.problems if p not in problems]
+        details["uki"] = {
+            "osrel": parsed.osrel,
+            "cmdline": parsed.cmdline,
+            "uname": parsed.uname,
+            "linux_size": parsed.linux_size,
+            "initrd_size": parsed.initrd_size,
+            "sections": list(parsed.sections),
+        }
+    elif image.has_linux_header:
+        kind = "linux"
+    else:
+        kind = "efi"
+        if details["loader"] == "systemd-stub":
+            problems.append(
+                "this is systemd's UKI stub without a kernel (.linux section): on its own it "
+                "boots nothing"
+            )
+    return ImageInfo(
+        format="pe",
+        kind=kind,
+        architecture=image.architecture,
+        signed=image.signed,
+        problems=tuple(problems),
+        details=details,
+    )

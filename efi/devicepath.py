@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Final
 from uuid import UUID
 
-from bootmenu.errors import FormatError
+from efi.errors import FormatError
 
 # Node types (UEFI 2.10, 10.3.1).
 HARDWARE_DEVICE_PATH: Final = 0x01

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Final
 from uuid import UUID
 
-from bootmenu.errors import FormatError
+from efi.errors import FormatError
 
 # -- EFI_HOB_TYPE_* -------------------------------------------------------------------------
 EFI_HOB_TYPE_HANDOFF: Final = 0x0001

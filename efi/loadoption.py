@@ -14,8 +14,8 @@ import struct
 from dataclasses import dataclass
 from typing import Final
 
-from bootmenu.errors import FormatError
 from efi.devicepath import DevicePath, parse_device_paths
+from efi.errors import FormatError
 
 LOAD_OPTION_ACTIVE: Final = 0x00000001
 LOAD_OPTION_FORCE_RECONNECT: Final = 0x00000002

@@ -20,8 +20,7 @@ from typing import Any, Final
 
 import pefile
 
-from bootmenu.errors import FormatError
-from bootmenu.model import ImageInfo
+from efi.errors import FormatError
 
 # IMAGE_FILE_HEADER.Machine (PE Format, "Machine Types").
 IMAGE_FILE_MACHINE_I386: Final = 0x014C
@@ -446,52 +445,3 @@ def _text(value: bytes | str) -> str:
     if isinstance(value, str):
         return value
     return value.decode("utf-8", errors="replace")
-
-
-def inspect_pe(data: bytes) -> ImageInfo:
-    """The validator's report for a PE file: format ``pe``; kind ``uki`` (has ``.linux``),
-    ``linux`` (carries a Linux boot header) or ``efi``; details for ``bootmenu inspect``."""
-    # uki and loaders build on this module; import them here to keep the import graph acyclic.
-    from efi import loaders, uki
-
-    image = parse_pe(data)
-    problems = list(image.problems)
-    details: dict[str, Any] = {
-        "machine": f"{image.machine:#06x} ({image.machine_name})",
-        "subsystem": f"{image.subsystem} ({image.subsystem_name})",
-        "sections": [s.name for s in image.sections],
-        "entry_point": f"{image.entry_point:#x}",
-        "sbat": image.sbat,
-        "loader": loaders.identify(data, image),
-    }
-    if image.version_info:
-        details["version_info"] = dict(image.version_info)
-    if uki.is_uki(image):
-        kind = "uki"
-        parsed = uki.parse_uki(data)
-        problems += [p for p in parsed.problems if p not in problems]
-        details["uki"] = {
-            "osrel": parsed.osrel,
-            "cmdline": parsed.cmdline,
-            "uname": parsed.uname,
-            "linux_size": parsed.linux_size,
-            "initrd_size": parsed.initrd_size,
-            "sections": list(parsed.sections),
-        }
-    elif image.has_linux_header:
-        kind = "linux"
-    else:
-        kind = "efi"
-        if details["loader"] == "systemd-stub":
-            problems.append(
-                "this is systemd's UKI stub without a kernel (.linux section): on its own it "
-                "boots nothing"
-            )
-    return ImageInfo(
-        format="pe",
-        kind=kind,
-        architecture=image.architecture,
-        signed=image.signed,
-        problems=tuple(problems),
-        details=details,
-    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from bootmenu.errors import FormatError
+from efi.errors import FormatError
 from efi.pe import LINUX_HEADER_MAGIC, LINUX_HEADER_OFFSET, PeImage, parse_pe, section_data
 
 # Section names defined by the UKI specification, in the order it lists them.

@@ -28,7 +28,7 @@ from elftools.common.exceptions import ELFError
 from elftools.construct.core import ConstructError
 from elftools.elf.elffile import ELFFile
 
-from bootmenu.errors import FormatError
+from efi.errors import FormatError
 
 ELF_MAGIC: Final = b"\x7fELF"
 EM_X86_64: Final = 62

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Final
 from uuid import UUID
 
-from bootmenu.errors import FormatError
+from efi.errors import FormatError
 
 # Attributes (UEFI 2.10, section 8.2, GetVariable()).
 EFI_VARIABLE_NON_VOLATILE: Final = 0x00000001

@@ -35,7 +35,7 @@ from uuid import UUID
 
 from bootmenu.boot import handoff
 from bootmenu.config import EfiHandoff
-from bootmenu.errors import BootmenuError, HandoffError, PathError
+from bootmenu.errors import ERRORS, HandoffError, PathError
 from bootmenu.model import BootEntry, Kind
 from bootmenu.system import bootvars, efivars, syscalls
 from bootmenu.system.fs import MAX_IMAGE_SIZE, normalize
@@ -265,7 +265,7 @@ class BootNext:
             return [], [], entry.root, None
         try:
             reader = reader_for(entry.root)
-        except BootmenuError as e:
+        except ERRORS as e:
             return [], [f"cannot read {entry.root}: {e}"], entry.root, None
         try:
             data = reader.read(entry.kernel, limit=MAX_IMAGE_SIZE)

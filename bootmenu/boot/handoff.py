@@ -36,7 +36,7 @@ from typing import Any, Final, Protocol
 
 from bootmenu import arch
 from bootmenu.boot import hooks
-from bootmenu.errors import BootmenuError, FormatError, HandoffError, PathError
+from bootmenu.errors import ERRORS, FormatError, HandoffError, PathError
 from bootmenu.model import BootEntry, ImageInfo, Kind, Module
 from bootmenu.system import run, syscalls
 from bootmenu.system.fs import VolumeReader
@@ -410,7 +410,7 @@ def _payload(
         raise HandoffError(f"cannot load {entry.kind.value} entries with kexec")
     try:
         reader = reader_for(entry.root)
-    except BootmenuError as e:
+    except ERRORS as e:
         return _Payload(problems=(f"cannot read {entry.root}: {e}",))
     return read(entry, reader, env, validate=validate)
 

@@ -36,7 +36,7 @@ from typing import Any, Final
 
 from bootmenu.boot import bootnext, handoff
 from bootmenu.config import EfiHandoff
-from bootmenu.errors import BootmenuError, FormatError, HandoffError, PathError
+from bootmenu.errors import ERRORS, FormatError, HandoffError
 from bootmenu.model import BootEntry, Kind
 from bootmenu.system import bootvars, efivars, syscalls
 from bootmenu.system.fs import MAX_IMAGE_SIZE
@@ -592,7 +592,7 @@ class Payload:
         try:
             reader = reader_for(entry.root)
             data = reader.read(entry.kernel, limit=MAX_IMAGE_SIZE)
-        except (BootmenuError, PathError) as e:
+        except ERRORS as e:
             return segments, [*problems, str(e)], None, elf, path
         info = inspect_image(data, expect=Kind.EFI.value, host_arch=env.host_arch)
         problems.extend(f"{entry.kernel}: {p}" for p in info.problems)

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bootmenu.errors import BootmenuError
+from bootmenu.errors import ERRORS
 from bootmenu.model import Module
 
 # Deepest INCLUDE / MENU INCLUDE nesting followed (a file including itself is caught earlier).
@@ -350,7 +350,7 @@ def _include(state: _State, rest: str, where: str, chain: tuple[str, ...]) -> No
         return
     try:
         text = state.read(path)
-    except BootmenuError as exc:
+    except ERRORS as exc:
         state.warnings.append(f"{where}: INCLUDE {path} could not be read: {exc}")
         return
     if text is None:

@@ -32,7 +32,7 @@ from textual.binding import BindingType
 from bootmenu.autoboot import Decision
 from bootmenu.boot.handoff import Plan
 from bootmenu.core import Power, View
-from bootmenu.errors import BootmenuError
+from bootmenu.errors import ERRORS
 from bootmenu.model import BootEntry
 from bootmenu.tui.coreapi import CoreFactory, MenuCore, OnChange
 from bootmenu.tui.logbuffer import LogBuffer
@@ -154,7 +154,7 @@ class BootmenuApp(App[MenuResult]):
         self.push_screen(MainScreen())
         try:
             self._core = self.core_factory(self._core_changed)
-        except BootmenuError as e:
+        except ERRORS as e:
             self.start_error = str(e)
             self._refresh()
             return
@@ -169,7 +169,7 @@ class BootmenuApp(App[MenuResult]):
     def _start_core(self) -> None:
         try:
             view = self.core.start(wait=False)
-        except BootmenuError as e:
+        except ERRORS as e:
             self.post_message(Started(None, str(e)))
             return
         except Exception as e:  # never a traceback on the screen
@@ -208,7 +208,7 @@ class BootmenuApp(App[MenuResult]):
         if self._core is not None and self.started:
             try:
                 self.decision = self.core.decide()
-            except BootmenuError as e:
+            except ERRORS as e:
                 log.warning("cannot decide what to boot: %s", e)
         self._update_busy()
         main = self._main()
@@ -325,7 +325,7 @@ class BootmenuApp(App[MenuResult]):
         if failed and self._core is not None:
             try:
                 self.core.resume()
-            except BootmenuError as e:
+            except ERRORS as e:
                 log.error("cannot resume discovery: %s", e)
 
     def boot_with_cmdline(self, entry: BootEntry, cmdline: str) -> None:
@@ -359,7 +359,7 @@ class BootmenuApp(App[MenuResult]):
     def rescan(self) -> None:
         try:
             self.core.rescan()
-        except BootmenuError as e:
+        except ERRORS as e:
             log.error("rescan failed: %s", e)
         finally:
             self.call_from_thread(self._rescanned)
@@ -384,7 +384,7 @@ class BootmenuApp(App[MenuResult]):
         dry run returns; a real one does not)."""
         try:
             self.core.power(action)
-        except BootmenuError as e:
+        except ERRORS as e:
             log.error("%s", e)
             return str(e)
         if self.dry_run:
@@ -404,7 +404,7 @@ class BootmenuApp(App[MenuResult]):
                 status = self.core.rescue_shell()
         except SuspendNotSupported:
             status = self.core.rescue_shell()
-        except BootmenuError as e:
+        except ERRORS as e:
             log.error("%s", e)
             self.say(str(e))
             return
@@ -451,7 +451,7 @@ def run_menu(core_factory: CoreFactory, *, dry_run: bool = False) -> MenuResult:
         for core in cores:
             try:
                 core.close()
-            except BootmenuError as e:
+            except ERRORS as e:
                 log.warning("closing: %s", e)
     if result is None:
         return MenuResult(EXIT_ERROR, message="the menu ended unexpectedly")

@@ -15,7 +15,7 @@ from textual.widgets import Static
 
 from bootmenu.boot.handoff import Plan
 from bootmenu.core import Attempt, Progress
-from bootmenu.errors import BootmenuError
+from bootmenu.errors import ERRORS
 from bootmenu.model import BootEntry
 from bootmenu.tui.base import BACK_KEYS, Body, PageTitle, field, heading
 from bootmenu.tui.format import size_text
@@ -109,7 +109,7 @@ class BootScreen(Screen[None]):
                 report=report,
                 progress=progress,
             )
-        except BootmenuError as e:
+        except ERRORS as e:
             self.post_message(BootFinished(self.entry, None, str(e)))
             return
         except Exception as e:  # never a traceback on the screen

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bootmenu.errors import FormatError
+from bootmenu.validate import inspect_pe
 from efi import pe
 from tests.debian import debian_bytes
 
@@ -202,7 +203,7 @@ def test_truncated_image_gives_problems_or_format_error(cut: int) -> None:
 
 
 def test_inspect_pe_of_an_efi_application() -> None:
-    info = pe.inspect_pe(fixture("hello-ia32.efi"))
+    info = inspect_pe(fixture("hello-ia32.efi"))
     assert (info.format, info.kind, info.architecture, info.signed) == ("pe", "efi", "i386", False)
     assert info.details["machine"] == "0x014c (I386)"
     assert info.details["subsystem"] == "10 (EFI application)"
@@ -218,7 +219,7 @@ def _parse_or_format_error(data: bytes) -> None:
         image = pe.parse_pe(data)
     except FormatError:
         return
-    pe.inspect_pe(data)
+    inspect_pe(data)
     for section in image.sections:
         pe.section_data(data, image, section.name)
 
@@ -282,7 +283,7 @@ def test_debian_kernel_is_a_signed_linux_pe() -> None:
     image = pe.parse_pe(data)
     assert image.has_linux_header
     assert [s.name for s in image.sections][:2] == [".setup", ".compat"]
-    info = pe.inspect_pe(data)
+    info = inspect_pe(data)
     assert (info.kind, info.architecture, info.signed, info.problems) == (
         "linux",
         "x86_64",

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bootmenu.errors import FormatError
+from bootmenu.validate import inspect_pe
 from efi import loaders, pe, uki
 from tests.debian import OSREL, append_section, build_uki, debian_bytes
 from tests.images import cpio_newc
@@ -115,7 +116,7 @@ def test_not_a_pe_is_a_format_error() -> None:
 
 def test_inspect_pe_reports_uki_fields() -> None:
     data = small_uki({".osrel": OSREL.encode(), ".cmdline": b"quiet", ".linux": fake_bzimage()})
-    info = pe.inspect_pe(data)
+    info = inspect_pe(data)
     assert (info.format, info.kind, info.architecture) == ("pe", "uki", "x86_64")
     assert info.details["uki"]["cmdline"] == "quiet"
     assert info.details["uki"]["linux_size"] == 4096
@@ -188,7 +189,7 @@ def test_debian_uki(debian_uki: bytes, initrd: bytes) -> None:
     assert kernel == debian_bytes("vmlinuz")  # byte for byte, trimmed to the virtual size
     assert image.signed is False  # Debian's stub is unsigned, and so is a UKI made from it
     assert loaders.identify(debian_uki, image) == "uki"
-    info = pe.inspect_pe(debian_uki)
+    info = inspect_pe(debian_uki)
     assert (info.kind, info.architecture, info.problems) == ("uki", "x86_64", ())
 
 
