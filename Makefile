@@ -9,6 +9,7 @@ lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
+	.venv/bin/lint-imports --no-cache
 
 unit: setup
 	.venv/bin/pytest -q
@@ -17,6 +18,7 @@ test: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
+	.venv/bin/lint-imports --no-cache
 	.venv/bin/pytest -q
 
 # Builds build/vmlinuz, build/initramfs.cpio.zst, build/bootmenu.efi (a UKI) and

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from bootmenu import config as settings
 from bootmenu.autoboot import Decision, decide
 from bootmenu.boot import bootnext, handoff
+from bootmenu.boot.handoff import Plan as Plan
 from bootmenu.discover import firmware
 from bootmenu.discover.roots import volume_for_directory
 from bootmenu.discover.scanner import Scanner, ScanResult
@@ -35,8 +36,12 @@ from bootmenu.errors import ERRORS, BootmenuError, FormatError, HandoffError, Pa
 from bootmenu.model import BootEntry, DiskBootConfig, ImageInfo, Kind, Source, Volume
 from bootmenu.system import bootvars, efivars, run, syscalls, sysinfo
 from bootmenu.system.fs import MAX_IMAGE_SIZE, VolumeReader
+from bootmenu.system.sysinfo import SystemInfo as SystemInfo
 from bootmenu.validate import INITRD_HEAD, inspect_image
 from efi import uki
+
+# Plan and SystemInfo (imported "as" themselves) are re-exported: they are part of the front
+# ends' API, and the TUI imports them from here, never from boot/ or system/.
 
 if TYPE_CHECKING:
     from bootmenu.boot.payload import Payload
@@ -96,7 +101,7 @@ class Attempt:
     """One try to boot an entry: its plan, or why it failed."""
 
     entry: BootEntry
-    plan: handoff.Plan | None
+    plan: Plan | None
     error: str | None
 
 
@@ -114,7 +119,7 @@ class Progress:
     message: str
     done: int = 0
     total: int = 0
-    plan: handoff.Plan | None = None
+    plan: Plan | None = None
 
 
 @dataclass(frozen=True)
@@ -520,7 +525,7 @@ class Core:
             raise HandoffError(f"the filesystem {root} is no longer available")
         return VolumeReader(vol)
 
-    def plan(self, entry: BootEntry) -> handoff.Plan:
+    def plan(self, entry: BootEntry) -> Plan:
         self._bootnext()
         env = self._environment()
         return handoff.plan(entry, self.reader_for, env)
@@ -531,7 +536,7 @@ class Core:
         *,
         report: Callable[[Attempt], None] | None = None,
         progress: Callable[[Progress], None] | None = None,
-    ) -> handoff.Plan:
+    ) -> Plan:
         """Boot the first of ``entries`` that loads; with ``fallback`` the next ones are tried.
 
         Returns the plan only on ``--dry-run`` (a real boot does not return); raises
@@ -720,7 +725,7 @@ class Core:
             origin="typed in the menu",
         )
 
-    def system_info(self) -> sysinfo.SystemInfo:
+    def system_info(self) -> SystemInfo:
         """What the menu's system information screen shows."""
         view = self.view()
         return sysinfo.collect(

@@ -30,8 +30,7 @@ from textual.app import App, SuspendNotSupported
 from textual.binding import BindingType
 
 from bootmenu.autoboot import Decision
-from bootmenu.boot.handoff import Plan
-from bootmenu.core import Power, View
+from bootmenu.core import Plan, Power, View
 from bootmenu.errors import ERRORS
 from bootmenu.model import BootEntry
 from bootmenu.tui.coreapi import CoreFactory, MenuCore, OnChange

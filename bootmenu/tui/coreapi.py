@@ -8,11 +8,9 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from bootmenu.autoboot import Decision
-from bootmenu.boot.handoff import Plan
 from bootmenu.config import Config
-from bootmenu.core import Attempt, FileItem, FileReport, Power, Progress, View
+from bootmenu.core import Attempt, FileItem, FileReport, Plan, Power, Progress, SystemInfo, View
 from bootmenu.model import BootEntry
-from bootmenu.system.sysinfo import SystemInfo
 
 
 class MenuCore(Protocol):

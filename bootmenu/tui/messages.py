@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from bootmenu.boot.handoff import Plan
-from bootmenu.core import Progress, View
+from bootmenu.core import Plan, Progress, View
 from bootmenu.model import BootEntry
 
 

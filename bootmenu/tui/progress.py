@@ -13,8 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Static
 
-from bootmenu.boot.handoff import Plan
-from bootmenu.core import Attempt, Progress
+from bootmenu.core import Attempt, Plan, Progress
 from bootmenu.errors import ERRORS
 from bootmenu.model import BootEntry
 from bootmenu.tui.base import BACK_KEYS, Body, PageTitle, field, heading

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual import work
 
-from bootmenu.system.sysinfo import SystemInfo
+from bootmenu.core import SystemInfo
 from bootmenu.tui.base import PageScreen, field, heading
 from bootmenu.tui.format import shorten, size_text
 
