@@ -211,6 +211,8 @@ def test_a_probe_that_fails_counts_as_busy_not_as_settled() -> None:
 
 def test_no_countdown_when_the_menu_waits_for_the_user() -> None:
     async def script(pilot: P, app: BootmenuApp, core: FakeCore) -> None:
+        # Wait for the line (a fixed pause failed on a busy host), then a few more ticks.
+        await wait_for(pilot, lambda: "No automatic boot: the menu waits" in text(app))
         await pilot.pause(0.3)
         assert core.called("boot") == []
         assert "No automatic boot: the menu waits for the user" in text(app)

@@ -26,7 +26,6 @@ import re
 import shutil
 import struct
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,7 +226,9 @@ def boot_from_esp(disk: Path, log: Path, state: Path, *, shell: str | None = Non
             seconds["bootmenu's /init"] = machine.elapsed()
             if shell is not None:
                 machine.expect(r"bootmenu-init: rescue shell", 60, fail=BOOTMENU_FAILED)
-                time.sleep(1)  # let the shell start reading
+                # Type only once the shell reads: its prompt (rootfs/build.py's /etc/profile).
+                # A fixed pause lost the line when the host was busy (CI on 2 cores).
+                machine.expect(r"bootmenu-rescue# ", 60, fail=BOOTMENU_FAILED)
                 machine.send(shell + "\r")
                 machine.expect(r"CHECK-DONE\r*\n", 150, fail=BOOTMENU_FAILED)
                 seconds["checks in the rescue shell done"] = machine.elapsed()
