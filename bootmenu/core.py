@@ -44,7 +44,6 @@ from efi import uki
 # ends' API, and the TUI imports them from here, never from boot/ or system/.
 
 if TYPE_CHECKING:
-    from bootmenu.boot.payload import Payload
     from bootmenu.discover.monitor import Discovery, Snapshot
     from bootmenu.model import Device
     from bootmenu.system.mounts import Mounter
@@ -212,7 +211,7 @@ class Core:
         self._firmware: bootvars.FirmwareState | None = None
         self._firmware_cache: firmware.ImageCache = {}
         self._env: handoff.Environment | None = None
-        self._efi_handlers: tuple[Payload, bootnext.BootNext] | None = None
+        self._handoff: tuple[settings.EfiHandoff, handoff.Handoff] | None = None
         self._routes: Mapping[str, str] = {}
         # Guards the state views are made of (snapshot, result, volumes, routes): discovery's
         # thread replaces it while front ends read it.
@@ -379,21 +378,24 @@ class Core:
         if self.on_change is not None:
             self.on_change(self.view())
 
-    def _bootnext(self) -> bootnext.BootNext:
-        """Register the EFI hand-offs with this machine's settings: the payload (tried first)
-        and BootNext; returns the BootNext handler."""
+    def _handlers(self) -> handoff.Handoff:
+        """The hand-off's handlers with this machine's settings, in the order they are tried:
+        the UEFI payload (EFI applications without a firmware reset), the kexec ones (Linux,
+        UKIs, Multiboot), BootNext (EFI applications through the firmware)."""
         from bootmenu.boot import payload  # imported when EFI hand-offs are set up (parses ELF)
 
         setting = self.config.efi_handoff
-        if self._efi_handlers is None or self._efi_handlers[0].setting is not setting:
-            self._efi_handlers = (
-                payload.Payload(setting=setting, efivars_dir=self.efivars_dir),
-                bootnext.BootNext(directory=self.efivars_dir, setting=setting),
+        # The same instances while the setting holds: the payload handler remembers its checks.
+        if self._handoff is None or self._handoff[0] is not setting:
+            handlers = handoff.Handoff(
+                (
+                    payload.Payload(setting=setting, efivars_dir=self.efivars_dir),
+                    *handoff.kexec_handlers(),
+                    bootnext.BootNext(directory=self.efivars_dir, setting=setting),
+                )
             )
-        # The same instances each time: the payload handler remembers its file check.
-        handoff.register(self._efi_handlers[0], first=True)
-        handoff.register(self._efi_handlers[1])
-        return self._efi_handlers[1]
+            self._handoff = (setting, handlers)
+        return self._handoff[1]
 
     def _environment(self) -> handoff.Environment:
         if self._env is None:
@@ -421,19 +423,20 @@ class Core:
             entries = firmware.merge(entries, found)
             warnings = (*warnings, *self._firmware.warnings)
         # EFI applications: the payload or BootNext; an entry neither can start says why.
-        self._bootnext()
+        handlers = self._handlers()
         env = self._environment()
         routes: dict[str, str] = {}
         marked: list[BootEntry] = []
         for e in entries:
             if e.kind is Kind.EFI:
-                handler, declined = handoff.route(e, env)
-                if handler is None:
+                route = handlers.route(e, env)
+                if route.handler is None:
                     # The reason of the last way tried (BootNext, the one that works on any
                     # UEFI machine); the menu's route line and `i` give every reason.
+                    declined = route.declined
                     why = declined[-1][1] if declined else "bootmenu cannot start EFI programs"
                     e = replace(e, problems=(*e.problems, why))
-                routes[e.id] = handoff.route_text(e, handler, declined)
+                routes[e.id] = route.text
             marked.append(e)
         return replace(result, entries=tuple(marked), warnings=warnings), routes
 
@@ -526,9 +529,7 @@ class Core:
         return VolumeReader(vol)
 
     def plan(self, entry: BootEntry) -> Plan:
-        self._bootnext()
-        env = self._environment()
-        return handoff.plan(entry, self.reader_for, env)
+        return self._handlers().plan(entry, self.reader_for, self._environment())
 
     def boot(
         self,
@@ -543,7 +544,7 @@ class Core:
         HandoffError when nothing could be loaded.  ``progress`` is told each step (called
         from the thread that boots).
         """
-        self._bootnext()
+        handlers = self._handlers()
         env = self._environment()
         errors: list[str] = []
         for entry in entries if self.config.fallback else entries[:1]:
@@ -552,10 +553,10 @@ class Core:
                 steps: Callable[[str], None] | None = None
                 if progress is not None:
                     reader_for, steps = self._progress_steps(entry, progress)
-                plan = handoff.plan(entry, reader_for, env)
+                plan = handlers.plan(entry, reader_for, env)
                 if progress is not None:
                     progress(Progress("plan", entry, "checked", plan=plan))
-                handoff.execute(
+                handlers.execute(
                     plan,
                     reader_for,
                     env,

@@ -11,7 +11,7 @@ own boot manager instead (which also keeps Secure Boot's chain of trust):
    ours.  A firmware entry (``Boot####`` shown in the menu) is used as it is.
 2. It sets ``BootNext`` (attributes NV|BS|RT, one u16), never touches ``BootOrder``, and
    deletes the entries carrying :data:`TAG` other than the one being used.
-3. :func:`bootmenu.boot.handoff.execute` calls the core's ``before_jump`` and reboots with
+3. :meth:`bootmenu.boot.handoff.Handoff.execute` calls the core's ``before_jump`` and reboots with
    ``reboot(LINUX_REBOOT_CMD_RESTART)`` (:attr:`BootNext.reboot_command`); the firmware starts
    the entry once and deletes ``BootNext``.
 
@@ -372,20 +372,3 @@ class BootNext:
             efivars.delete("BootNext", EFI_GLOBAL_VARIABLE, directory=self.directory)
         except OSError as e:
             log.warning("cannot delete BootNext: %s", e.strerror)
-
-
-def install(
-    *,
-    directory: str | os.PathLike[str] = efivars.EFIVARFS,
-    setting: EfiHandoff = EfiHandoff.AUTO,
-    sys_block: Path = SYS_CLASS_BLOCK,
-) -> BootNext:
-    """Register the BootNext handler (replacing the placeholder); returns the handler."""
-    handler = BootNext(directory=directory, setting=setting, sys_block=sys_block)
-    handoff.register(handler)
-    return handler
-
-
-# Registered on import so that EFI entries get this handler in place of the placeholder; the
-# core calls install() again with its efivars directory and efi_handoff setting.
-install()

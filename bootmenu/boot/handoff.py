@@ -2,21 +2,25 @@
 
 Three steps, each its own function so that front ends can show what will happen before it does:
 
-1. :func:`choose` picks the first :class:`Handler` in :data:`HANDLERS` that accepts the entry in
-   this :class:`Environment` (lockdown, which kexec system calls and tools exist).
-2. :func:`plan` reads every file the boot needs, re-validates the kernel bytes it will load and
-   the initrds (``validate.inspect_image``), and returns a :class:`Plan`: the method, why it was
-   chosen, each segment with its size and SHA-256, and the problems that forbid the boot.
-3. :func:`execute` runs the pre-boot hooks (:mod:`bootmenu.boot.hooks`), loads (reading the files
-   again and refusing any whose bytes differ from the plan's), calls the caller's
-   ``before_jump`` and reboots into the loaded kernel.  Anything that fails before the jump
-   unloads what was loaded and raises :class:`HandoffError` with a sentence.
+1. :meth:`Handoff.route` finds the first of the core's handlers (a :class:`Handoff` holds them,
+   in the order they are tried) that accepts the entry in this :class:`Environment` (lockdown,
+   which kexec system calls and tools exist), and why each one tried before declined: the one
+   answer to "how would this entry start", which the menu shows (:attr:`Route.text`).
+2. :meth:`Handoff.plan` reads every file the boot needs, re-validates the kernel bytes it will
+   load and the initrds (``validate.inspect_image``), and returns a :class:`Plan`: the method,
+   why it was chosen, each segment with its size and SHA-256, and the problems that forbid the
+   boot.
+3. :meth:`Handoff.execute` runs the pre-boot hooks (:mod:`bootmenu.boot.hooks`), loads (reading
+   the files again and refusing any whose bytes differ from the plan's), calls the caller's
+   ``before_jump`` and jumps the way the handler says (:attr:`Handler.reboot_command`).
+   Anything that fails before the jump undoes the load (:meth:`Handler.undo`) and raises
+   :class:`HandoffError` with a sentence.
 
 Methods: Linux kernels and UKIs go through ``kexec_file_load`` (the kernel checks signatures);
-kexec-tools' ``kexec_load`` is the fallback outside lockdown; Multiboot kernels need kexec-tools.
-EFI applications go through the UEFI payload (:mod:`bootmenu.boot.payload`, no firmware reset) or
-BootNext and a firmware reset (:mod:`bootmenu.boot.bootnext`), which register themselves:
-:func:`register` adds or replaces a handler without touching the others.  See
+kexec-tools' ``kexec_load`` is the fallback outside lockdown; Multiboot kernels need kexec-tools
+(:func:`kexec_handlers`).  EFI applications go through the UEFI payload
+(:mod:`bootmenu.boot.payload`, no firmware reset) or BootNext and a firmware reset
+(:mod:`bootmenu.boot.bootnext`); the core builds the list with this machine's settings.  See
 ``docs/handoff.md``.
 """
 
@@ -74,7 +78,6 @@ NOT_SIGNED: Final = (
     "the kernel is not signed with a key this kernel trusts, and lockdown forbids other ways "
     "to load it"
 )
-EFI_NOT_YET: Final = "starting EFI applications needs the BootNext path (not implemented yet)"
 # kexec-tools' --type names for Multiboot 1 and 2 (kexec-tools 2.0.25, x86).
 MULTIBOOT_TYPES: Final = {1: "multiboot-x86", 2: "multiboot2-x86"}
 MULTIBOOT_HOSTS: Final = frozenset({"x86_64", "i386"})
@@ -168,22 +171,29 @@ ReaderFor = Callable[[str], VolumeReader]
 
 
 class Handler(Protocol):
-    """One way of starting entries; :data:`HANDLERS` holds one per :class:`Method`.
+    """One way of starting entries (one per :class:`Method` in a :class:`Handoff`).
 
-    ``accepts`` returns None when the handler can start ``entry`` here, else the reason it
-    cannot.  ``plan`` may plan a method it delegates to (the ``kexec_file_load`` handler plans
-    ``kexec_load`` for a kernel ``kexec_file_load`` would refuse).  ``load`` loads a plan of its
-    method; on failure it leaves nothing loaded by itself and raises :class:`HandoffError`.
+    ``kinds``: the entry kinds it is asked about at all.  ``accepts`` returns None when the
+    handler can start ``entry`` here, else the reason it cannot.  ``plan`` may plan a method it
+    delegates to (the ``kexec_file_load`` handler plans ``kexec_load`` for a kernel
+    ``kexec_file_load`` would refuse).  ``load`` loads a plan of its method; on failure it
+    leaves nothing loaded by itself and raises :class:`HandoffError`.  What
+    :meth:`Handoff.execute` needs besides: ``reboot_command``, the ``reboot(2)`` command that
+    jumps once the plan is loaded (kexec, or a firmware restart for BootNext), and ``undo``,
+    which forgets what ``load`` did when the jump cannot happen (it never raises).
     """
 
     method: Method
     kinds: frozenset[Kind]
+    reboot_command: int
 
     def accepts(self, entry: BootEntry, env: Environment) -> str | None: ...
 
     def plan(self, entry: BootEntry, reader_for: ReaderFor, env: Environment) -> Plan: ...
 
     def load(self, plan: Plan, reader_for: ReaderFor, env: Environment) -> None: ...
+
+    def undo(self, env: Environment) -> None: ...
 
 
 # -- reading what a boot needs --------------------------------------------------------------
@@ -686,7 +696,17 @@ def _load_kexec(plan: Plan, reader_for: ReaderFor, env: Environment, *, file_loa
 # -- the handlers ----------------------------------------------------------------------------
 
 
-class KexecFileLoad:
+class KexecHandler:
+    """What the handlers that load through kexec share: they jump with ``reboot(KEXEC)`` and
+    undo a load by unloading."""
+
+    reboot_command: int = syscalls.LINUX_REBOOT_CMD_KEXEC
+
+    def undo(self, env: Environment) -> None:
+        unload(env)
+
+
+class KexecFileLoad(KexecHandler):
     """Linux kernels and UKIs through kexec_file_load (plans kexec_load when the kernel would
     be refused and lockdown allows it)."""
 
@@ -707,7 +727,7 @@ class KexecFileLoad:
         _load_kexec(plan, reader_for, env, file_load=True)
 
 
-class KexecLoad:
+class KexecLoad(KexecHandler):
     """Linux kernels and UKIs (their .linux) through kexec-tools and kexec_load."""
 
     method: Method = Method.KEXEC_LOAD
@@ -729,7 +749,7 @@ class KexecLoad:
         _load_kexec(plan, reader_for, env, file_load=False)
 
 
-class Multiboot:
+class Multiboot(KexecHandler):
     """Multiboot 1 and 2 kernels with modules, through kexec-tools (x86 only)."""
 
     method: Method = Method.MULTIBOOT
@@ -787,23 +807,7 @@ class Multiboot:
             _run_kexec_tools(argv, env)
 
 
-class EfiApplications:
-    """Placeholder for EFI applications until the BootNext handler (issue 6) replaces it."""
-
-    method: Method = Method.BOOTNEXT
-    kinds: frozenset[Kind] = frozenset({Kind.EFI})
-
-    def accepts(self, entry: BootEntry, env: Environment) -> str | None:
-        return EFI_NOT_YET
-
-    def plan(self, entry: BootEntry, reader_for: ReaderFor, env: Environment) -> Plan:
-        raise HandoffError(f'cannot start "{entry.title}": {EFI_NOT_YET}')
-
-    def load(self, plan: Plan, reader_for: ReaderFor, env: Environment) -> None:
-        raise HandoffError(f'cannot start "{plan.entry.title}": {EFI_NOT_YET}')
-
-
-# How the menu names each way an entry starts (describe_route).
+# How the menu names each way an entry starts (Route.text).
 ROUTE_WORDS: Final = {
     Method.KEXEC_FILE_LOAD: "kexec_file_load",
     Method.KEXEC_LOAD: "kexec_load",
@@ -812,27 +816,10 @@ ROUTE_WORDS: Final = {
     Method.PAYLOAD: "the UEFI payload, no firmware reset",
 }
 
-HANDLERS: list[Handler] = [KexecFileLoad(), KexecLoad(), Multiboot(), EfiApplications()]
 
-
-def register(handler: Handler, *, first: bool = False) -> None:
-    """Add ``handler``, replacing the one of the same method where it was; a new method goes
-    last (``first``: first, so that it is tried before the others)."""
-    for i, existing in enumerate(HANDLERS):
-        if existing.method == handler.method:
-            HANDLERS[i] = handler
-            return
-    if first:
-        HANDLERS.insert(0, handler)
-    else:
-        HANDLERS.append(handler)
-
-
-def handler_for(method: Method) -> Handler:
-    for handler in HANDLERS:
-        if handler.method == method:
-            return handler
-    raise HandoffError(f"bootmenu cannot start entries with {method.value} (not available)")
+def kexec_handlers() -> tuple[Handler, ...]:
+    """The handlers that start Linux, UKIs and Multiboot kernels, in the order they are tried."""
+    return (KexecFileLoad(), KexecLoad(), Multiboot())
 
 
 # -- the public steps ------------------------------------------------------------------------
@@ -865,68 +852,103 @@ def environment(*, dry_run: bool = False, efi_dir: Path = EFI_DIR) -> Environmen
 Declined = tuple[tuple[Method, str], ...]
 
 
-def route(entry: BootEntry, env: Environment) -> tuple[Handler | None, Declined]:
-    """The handler that would start ``entry`` (None: none can) and why each handler tried
-    before it declined."""
-    declined: list[tuple[Method, str]] = []
-    for handler in HANDLERS:
-        if entry.kind not in handler.kinds:
-            continue
-        reason = handler.accepts(entry, env)
-        if reason is None:
-            return handler, tuple(declined)
-        declined.append((handler.method, reason))
-    return None, tuple(declined)
+@dataclass(frozen=True)
+class Route:
+    """How an entry would start: the handler that accepts it (None: none can) and why each
+    handler tried before it declined, in order."""
+
+    entry: BootEntry
+    handler: Handler | None
+    declined: Declined = ()
+
+    @property
+    def reasons(self) -> list[str]:
+        return [f"{method.value}: {reason}" for method, reason in self.declined]
+
+    @property
+    def text(self) -> str:
+        """One line for the menu: how the entry would start, and why not a way tried before."""
+        if self.handler is None:
+            return "cannot start: " + (
+                "; ".join(self.reasons) or f"no way to start {self.entry.kind.value}"
+            )
+        text = f"starts via {ROUTE_WORDS.get(self.handler.method, self.handler.method.value)}"
+        if self.reasons:
+            text += " (not " + "; ".join(self.reasons) + ")"
+        return text
+
+    def require(self) -> Handler:
+        """The handler, or HandoffError with every reason when none accepted the entry."""
+        if self.handler is not None:
+            return self.handler
+        if not self.reasons:
+            raise HandoffError(
+                f'cannot start "{self.entry.title}": bootmenu has no way to start '
+                f"{self.entry.kind.value} entries"
+            )
+        raise HandoffError(f'cannot start "{self.entry.title}": ' + "; ".join(self.reasons))
 
 
-def _reasons(declined: Declined) -> list[str]:
-    return [f"{method.value}: {reason}" for method, reason in declined]
+class Handoff:
+    """The handlers of one machine, in the order they are tried (the core builds it with its
+    settings), and the steps: :meth:`route`, :meth:`plan`, :meth:`execute`."""
 
+    def __init__(self, handlers: Sequence[Handler]) -> None:
+        methods = [h.method for h in handlers]
+        if len(set(methods)) != len(methods):
+            raise ValueError(f"one handler per method, not {[m.value for m in methods]}")
+        self.handlers: tuple[Handler, ...] = tuple(handlers)
 
-def _chosen(entry: BootEntry, handler: Handler | None, declined: Declined) -> Handler:
-    """``handler``, or HandoffError with every reason when no handler accepted ``entry``."""
-    if handler is not None:
-        return handler
-    reasons = _reasons(declined)
-    if not reasons:
-        raise HandoffError(
-            f'cannot start "{entry.title}": bootmenu has no way to start {entry.kind.value} entries'
+    def handler(self, method: Method) -> Handler:
+        for handler in self.handlers:
+            if handler.method == method:
+                return handler
+        raise HandoffError(f"bootmenu cannot start entries with {method.value} (not available)")
+
+    def route(self, entry: BootEntry, env: Environment) -> Route:
+        """The handler that would start ``entry`` and why each one tried before declined."""
+        declined: list[tuple[Method, str]] = []
+        for handler in self.handlers:
+            if entry.kind not in handler.kinds:
+                continue
+            reason = handler.accepts(entry, env)
+            if reason is None:
+                return Route(entry, handler, tuple(declined))
+            declined.append((handler.method, reason))
+        return Route(entry, None, tuple(declined))
+
+    def plan(self, entry: BootEntry, reader_for: ReaderFor, env: Environment) -> Plan:
+        """How ``entry`` would be started.  Problems (unreadable or invalid files, a method
+        that is not allowed) are in ``Plan.problems``; HandoffError only when no handler
+        accepts it.  Why the handlers tried first declined is added to the notes ("not
+        payload: …")."""
+        route = self.route(entry, env)
+        result = route.require().plan(entry, reader_for, env)
+        if route.declined:
+            notes = [*result.notes, *(f"not {r}" for r in route.reasons)]
+            result = replace(result, notes=_unique(notes))
+        return result
+
+    def execute(
+        self,
+        plan: Plan,
+        reader_for: ReaderFor,
+        env: Environment,
+        *,
+        hooks_dir: Path | None,
+        before_jump: Callable[[], None],
+        progress: Callable[[str], None] | None = None,
+    ) -> Plan:
+        """Start ``plan`` with the handler of its method: see :func:`execute`."""
+        return execute(
+            plan,
+            self.handler(plan.method),
+            reader_for,
+            env,
+            hooks_dir=hooks_dir,
+            before_jump=before_jump,
+            progress=progress,
         )
-    raise HandoffError(f'cannot start "{entry.title}": ' + "; ".join(reasons))
-
-
-def choose(entry: BootEntry, env: Environment) -> Handler:
-    """The first handler that accepts ``entry``; HandoffError with every reason when none."""
-    return _chosen(entry, *route(entry, env))
-
-
-def route_text(entry: BootEntry, handler: Handler | None, declined: Declined) -> str:
-    """One line for the menu from :func:`route`'s answer: how ``entry`` would start, and why
-    not a way tried before."""
-    reasons = _reasons(declined)
-    if handler is None:
-        return "cannot start: " + ("; ".join(reasons) or f"no way to start {entry.kind.value}")
-    text = f"starts via {ROUTE_WORDS.get(handler.method, handler.method.value)}"
-    if reasons:
-        text += " (not " + "; ".join(reasons) + ")"
-    return text
-
-
-def describe_route(entry: BootEntry, env: Environment) -> str:
-    """:func:`route_text` for ``entry`` on this machine."""
-    return route_text(entry, *route(entry, env))
-
-
-def plan(entry: BootEntry, reader_for: ReaderFor, env: Environment) -> Plan:
-    """How ``entry`` would be started.  Problems (unreadable or invalid files, a method that
-    is not allowed) are in ``Plan.problems``; HandoffError only when no handler accepts it.
-    Why the handlers tried first declined is added to the notes ("not payload: …")."""
-    found, declined = route(entry, env)
-    result = _chosen(entry, found, declined).plan(entry, reader_for, env)
-    if declined:
-        notes = [*result.notes, *(f"not {r}" for r in _reasons(declined))]
-        result = replace(result, notes=_unique(notes))
-    return result
 
 
 def _with_cmdline(
@@ -984,6 +1006,7 @@ def unload(env: Environment) -> None:
 
 def execute(
     plan: Plan,
+    handler: Handler,
     reader_for: ReaderFor,
     env: Environment,
     *,
@@ -991,7 +1014,7 @@ def execute(
     before_jump: Callable[[], None],
     progress: Callable[[str], None] | None = None,
 ) -> Plan:
-    """Start ``plan``: hooks, load, ``before_jump()``, reboot into the loaded kernel.
+    """Start ``plan`` with ``handler``: hooks, load, ``before_jump()``, jump.
 
     Does not return when the jump succeeds.  Any failure before it unloads what was loaded and
     raises :class:`HandoffError` (a hook's veto: :class:`hooks.HookVeto`).  With
@@ -1006,16 +1029,14 @@ def execute(
     step = progress or (lambda _: None)
     if plan.problems:
         raise HandoffError(f'cannot start "{title}": ' + "; ".join(plan.problems))
-    handler = handler_for(plan.method)
-    # A handler may reboot differently (BootNext: a firmware restart) and undo its own load.
-    reboot_command = getattr(handler, "reboot_command", syscalls.LINUX_REBOOT_CMD_KEXEC)
-    handler_undo = getattr(handler, "undo", None)
+    if handler.method is not plan.method:
+        raise HandoffError(
+            f'cannot start "{title}": a {plan.method.value} plan given to the '
+            f"{handler.method.value} handler"
+        )
 
     def undo() -> None:
-        if handler_undo is not None:
-            handler_undo(env)
-        else:
-            unload(env)
+        handler.undo(env)
 
     step("hooks")
     plan = _run_hooks(plan, env, hooks_dir)
@@ -1044,7 +1065,7 @@ def execute(
         ) from e
     try:
         syscalls.sync()
-        syscalls.reboot(reboot_command)
+        syscalls.reboot(handler.reboot_command)
     except OSError as e:
         undo()
         raise HandoffError(

@@ -501,6 +501,8 @@ class Payload:
 
     method: handoff.Method = handoff.Method.PAYLOAD
     kinds: frozenset[Kind] = frozenset({Kind.EFI})
+    # The payload is a kexec'd kernel: the jump is kexec's, and a load is undone by unloading.
+    reboot_command: int = syscalls.LINUX_REBOOT_CMD_KEXEC
 
     def __init__(
         self,
@@ -669,10 +671,5 @@ class Payload:
         except OSError as e:
             raise HandoffError(f"kexec_load refused the payload: {e.strerror or e}") from e
 
-
-def install(*, setting: EfiHandoff = EfiHandoff.AUTO, **kw: Any) -> Payload:
-    """Register the payload handler before BootNext (unless ``efi_handoff = bootnext``, when
-    it declines every entry and BootNext is used)."""
-    handler = Payload(setting=setting, **kw)
-    handoff.register(handler, first=True)
-    return handler
+    def undo(self, env: handoff.Environment) -> None:
+        handoff.unload(env)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from uuid import UUID
@@ -13,6 +12,7 @@ import pytest
 
 from bootmenu.boot import bootnext, handoff, payload
 from bootmenu.boot.bootnext import TAG, BootNext
+from bootmenu.boot.handoff import Handoff
 from bootmenu.config import EfiHandoff
 from bootmenu.errors import HandoffError
 from bootmenu.model import BootEntry, Kind, Source, Volume
@@ -47,13 +47,6 @@ WINDOWS_PATH = (
     + WINDOWS_FILE
     + bytes.fromhex("7fff0400")
 )  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def handlers() -> Iterator[None]:
-    saved = list(handoff.HANDLERS)
-    yield
-    handoff.HANDLERS[:] = saved
 
 
 @pytest.fixture
@@ -94,7 +87,7 @@ def var(efivars: Path, name: str) -> EfiVariable:
 
 
 def handler(efivars: Path, sysfs: Path, setting: EfiHandoff = EfiHandoff.AUTO) -> BootNext:
-    return bootnext.install(directory=efivars, setting=setting, sys_block=sysfs)
+    return BootNext(directory=efivars, setting=setting, sys_block=sysfs)
 
 
 def test_hard_drive_from_sysfs(sysfs: Path) -> None:
@@ -124,7 +117,7 @@ def test_not_a_partition(sysfs: Path) -> None:
 
 def test_efi_entries_choose_bootnext(efivars: Path, sysfs: Path) -> None:
     installed = handler(efivars, sysfs)
-    assert handoff.choose(WINDOWS, ENV) is installed
+    assert Handoff((installed,)).route(WINDOWS, ENV).require() is installed
 
 
 def test_bootnext_creates_a_tagged_entry_and_sets_bootnext(
@@ -132,7 +125,7 @@ def test_bootnext_creates_a_tagged_entry_and_sets_bootnext(
 ) -> None:
     order_before = (efivars / f"BootOrder-{GLOBAL}").read_bytes()
     h = handler(efivars, sysfs)
-    plan = handoff.plan(WINDOWS, reader_for, ENV)
+    plan = Handoff((h,)).plan(WINDOWS, reader_for, ENV)
     assert plan.method is handoff.Method.BOOTNEXT and plan.bootable, plan.problems
     assert plan.kernel == "/dev/vda1:/EFI/Microsoft/Boot/bootmgfw.efi"
     assert plan.segments[0].what == "efi-application"
@@ -163,7 +156,7 @@ def test_an_identical_entry_is_reused_and_stale_ones_removed(
     (efivars / f"Boot0020-{GLOBAL}").write_bytes(b"\x07\0\0\0" + bytes(ours))
     (efivars / f"Boot0021-{GLOBAL}").write_bytes(b"\x07\0\0\0" + bytes(stale))
     h = handler(efivars, sysfs)
-    plan = handoff.plan(WINDOWS, reader_for, ENV)
+    plan = Handoff((h,)).plan(WINDOWS, reader_for, ENV)
     assert plan.notes[0].startswith("uses the existing entry Boot0020 (HD(1,GPT,")
     h.load(plan, reader_for, ENV)
     assert var(efivars, "BootNext").data == b"\x20\x00"
@@ -181,7 +174,7 @@ def test_the_firmwares_own_windows_entry_is_used(
     own = LoadOption(LOAD_OPTION_ACTIVE, "Windows Boot Manager", (path,), b"WINDOWS\0")
     (efivars / f"Boot0001-{GLOBAL}").write_bytes(b"\x07\0\0\0" + bytes(own))
     h = handler(efivars, sysfs)
-    plan = handoff.plan(WINDOWS, reader_for, ENV)
+    plan = Handoff((h,)).plan(WINDOWS, reader_for, ENV)
     h.load(plan, reader_for, ENV)
     assert var(efivars, "BootNext").data == b"\x01\x00"
     assert (efivars / f"Boot0001-{GLOBAL}").read_bytes() == b"\x07\0\0\0" + bytes(own)
@@ -195,7 +188,7 @@ def test_a_firmware_entry_is_chosen_as_it_is(efivars: Path, sysfs: Path) -> None
     def no_reader(name: str) -> VolumeReader:
         raise AssertionError("a firmware entry without a file reads nothing")
 
-    plan = handoff.plan(pxe, no_reader, ENV)
+    plan = Handoff((h,)).plan(pxe, no_reader, ENV)
     assert plan.bootable and plan.segments == ()
     assert plan.notes[0] == (
         "the firmware starts its own entry Boot0003 (PciRoot(0x0)/Pci(0x2,0x0)/MAC(525400123456,1))"
@@ -206,11 +199,11 @@ def test_a_firmware_entry_is_chosen_as_it_is(efivars: Path, sysfs: Path) -> None
 
 
 def test_dry_run_writes_nothing(efivars: Path, sysfs: Path, reader_for: handoff.ReaderFor) -> None:
-    handler(efivars, sysfs)
+    h = handler(efivars, sysfs)
     before = sorted(p.name for p in efivars.iterdir())
     env = replace(ENV, dry_run=True)
-    plan = handoff.plan(WINDOWS, reader_for, env)
-    result = handoff.execute(plan, reader_for, env, hooks_dir=None, before_jump=lambda: None)
+    plan = Handoff((h,)).plan(WINDOWS, reader_for, env)
+    result = Handoff((h,)).execute(plan, reader_for, env, hooks_dir=None, before_jump=lambda: None)
     assert result.method is handoff.Method.BOOTNEXT
     assert sorted(p.name for p in efivars.iterdir()) == before
 
@@ -218,13 +211,13 @@ def test_dry_run_writes_nothing(efivars: Path, sysfs: Path, reader_for: handoff.
 def test_execute_reboots_through_the_firmware(
     efivars: Path, sysfs: Path, reader_for: handoff.ReaderFor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    handler(efivars, sysfs)
+    h = handler(efivars, sysfs)
     calls: list[object] = []
     monkeypatch.setattr(syscalls, "sync", lambda: calls.append("sync"))
     monkeypatch.setattr(syscalls, "reboot", lambda cmd: calls.append(cmd))
-    plan = handoff.plan(WINDOWS, reader_for, ENV)
+    plan = Handoff((h,)).plan(WINDOWS, reader_for, ENV)
     with pytest.raises(HandoffError, match="did not jump"):
-        handoff.execute(
+        Handoff((h,)).execute(
             plan, reader_for, ENV, hooks_dir=None, before_jump=lambda: calls.append("before")
         )
     assert calls == ["before", "sync", syscalls.LINUX_REBOOT_CMD_RESTART]
@@ -237,7 +230,7 @@ def test_a_file_changed_after_planning_is_not_started(
     efivars: Path, sysfs: Path, reader_for: handoff.ReaderFor
 ) -> None:
     h = handler(efivars, sysfs)
-    plan = handoff.plan(WINDOWS, reader_for, ENV)
+    plan = Handoff((h,)).plan(WINDOWS, reader_for, ENV)
     path = reader_for("/dev/vda1").volume.path / "EFI/Microsoft/Boot/bootmgfw.efi"
     path.write_bytes(path.read_bytes() + b"\0")
     with pytest.raises(HandoffError, match="changed after it was checked"):
@@ -248,10 +241,10 @@ def test_a_file_changed_after_planning_is_not_started(
 def test_an_invalid_loader_is_a_plan_problem(
     efivars: Path, sysfs: Path, reader_for: handoff.ReaderFor
 ) -> None:
-    handler(efivars, sysfs)
+    h = handler(efivars, sysfs)
     path = reader_for("/dev/vda1").volume.path / "EFI/Microsoft/Boot/bootmgfw.efi"
     shutil.copy(FIXTURES / "pe" / "hello-ia32.efi", path)
-    plan = handoff.plan(WINDOWS, reader_for, ENV)
+    plan = Handoff((h,)).plan(WINDOWS, reader_for, ENV)
     assert not plan.bootable
     assert plan.problems[0].startswith("/EFI/Microsoft/Boot/bootmgfw.efi: ")
 
@@ -282,22 +275,22 @@ def test_payload_setting_falls_back_to_bootnext(
     efivars: Path, sysfs: Path, reader_for: handoff.ReaderFor, tmp_path: Path
 ) -> None:
     missing = tmp_path / "no" / "UniversalPayload.elf"
-    payload.install(setting=EfiHandoff.PAYLOAD, paths=(missing,), sys_block=sysfs)
-    handler(efivars, sysfs, EfiHandoff.PAYLOAD)
-    plan = handoff.plan(WINDOWS, reader_for, ENV)
+    first = payload.Payload(setting=EfiHandoff.PAYLOAD, paths=(missing,), sys_block=sysfs)
+    both = Handoff((first, handler(efivars, sysfs, EfiHandoff.PAYLOAD)))
+    plan = both.plan(WINDOWS, reader_for, ENV)
     assert plan.method is handoff.Method.BOOTNEXT and plan.bootable
     assert plan.notes[-1] == f"not payload: the EFI payload is not installed ({missing})"
-    assert handoff.describe_route(WINDOWS, ENV) == (
+    assert both.route(WINDOWS, ENV).text == (
         "starts via BootNext and a firmware reset "
         f"(not payload: the EFI payload is not installed ({missing}))"
     )
 
 
 def test_a_volume_without_partition_uuid(efivars: Path, sysfs: Path, tmp_path: Path) -> None:
-    handler(efivars, sysfs)
+    h = handler(efivars, sysfs)
     root = tmp_path / "plain"
     (root / "EFI" / "Microsoft" / "Boot").mkdir(parents=True)
     shutil.copy(FIXTURES / "pe" / "bootmgr-x64.efi", root / "EFI/Microsoft/Boot/bootmgfw.efi")
     volume = Volume("/dev/vda1", root, "vfat")
-    plan = handoff.plan(WINDOWS, lambda name: VolumeReader(volume), ENV)
+    plan = Handoff((h,)).plan(WINDOWS, lambda name: VolumeReader(volume), ENV)
     assert plan.problems == ("/dev/vda1 has no partition UUID, so the firmware cannot find it",)

@@ -25,13 +25,6 @@ GLOBAL = "8be4df61-93ca-11d2-aa0d-00e098032b8c"
 ESP_GUID = "3a9b5e62-2b36-4f24-9f3b-0c5a4a1b2c3d"
 
 
-@pytest.fixture(autouse=True)
-def handlers() -> object:
-    saved = list(handoff.HANDLERS)
-    yield
-    handoff.HANDLERS[:] = saved
-
-
 def efivars(tmp_path: Path, *dumps: str) -> Path:
     out = tmp_path / "efivars"
     out.mkdir(exist_ok=True)

@@ -16,7 +16,7 @@ import json
 import os
 import re
 import subprocess
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ ROOT = "/dev/vda2"
 KEXEC = "/usr/sbin/kexec"
 CMDLINE = "root=UUID=0b2a1b7c-3c4f-4e37-9d38-7d1c0d51a3a9 ro quiet"
 PE_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "pe"
+HANDOFF = handoff.Handoff(handoff.kexec_handlers())
 ENV = Environment(
     lockdown="none",
     kexec_file_load_available=True,
@@ -176,7 +177,7 @@ def debian_like(volume: Path) -> tuple[bytes, bytes]:
 
 def test_linux_with_one_initrd(volume: Path, debian_like: tuple[bytes, bytes]) -> None:
     kernel, rd = debian_like
-    plan = handoff.plan(linux_entry(), readers(volume), ENV)
+    plan = HANDOFF.plan(linux_entry(), readers(volume), ENV)
     assert plan.problems == ()
     assert plan.method is Method.KEXEC_FILE_LOAD
     assert plan.reason == "kexec_file_load: the kernel is a 64-bit bzImage"
@@ -195,7 +196,7 @@ def test_linux_with_one_initrd(volume: Path, debian_like: tuple[bytes, bytes]) -
 
 
 def test_plan_json(volume: Path, debian_like: tuple[bytes, bytes]) -> None:
-    plan = handoff.plan(linux_entry(), readers(volume), ENV)
+    plan = HANDOFF.plan(linux_entry(), readers(volume), ENV)
     data = json.loads(json.dumps(plan.to_json()))
     assert data["entry"]["id"] == "debian-6.1"
     assert data["entry"]["title"] == "Debian GNU/Linux 12, 6.1"
@@ -214,11 +215,11 @@ def test_several_initrds_are_concatenated_in_order(volume: Path, system: FakeSys
     ucode = put(volume, "/intel-ucode.img", odd_initrd("microcode"))
     main = put(volume, "/initrd.img-6.1", odd_initrd("main"))
     entry = linux_entry(initrd=("/intel-ucode.img", "/initrd.img-6.1"))
-    plan = handoff.plan(entry, readers(volume), ENV)
+    plan = HANDOFF.plan(entry, readers(volume), ENV)
     assert plan.initrd == ("/dev/vda2:/intel-ucode.img", "/dev/vda2:/initrd.img-6.1")
     assert [s.size for s in plan.segments if s.what == "initrd"] == [len(ucode), len(main)]
     with pytest.raises(Jumped):
-        handoff.execute(plan, readers(volume), ENV, hooks_dir=None, before_jump=system.before_jump)
+        HANDOFF.execute(plan, readers(volume), ENV, hooks_dir=None, before_jump=system.before_jump)
     assert system.loaded is not None
     loaded_kernel, loaded_initrd, cmdline = system.loaded
     assert loaded_kernel == kernel
@@ -231,17 +232,17 @@ def test_several_initrds_are_concatenated_in_order(volume: Path, system: FakeSys
 
 def test_kernel_without_initrd(volume: Path, system: FakeSystem) -> None:
     put(volume, "/vmlinuz-6.1", bzimage())
-    plan = handoff.plan(linux_entry(initrd=()), readers(volume), ENV)
+    plan = HANDOFF.plan(linux_entry(initrd=()), readers(volume), ENV)
     assert plan.initrd == ()
     with pytest.raises(Jumped):
-        handoff.execute(plan, readers(volume), ENV, hooks_dir=None, before_jump=system.before_jump)
+        HANDOFF.execute(plan, readers(volume), ENV, hooks_dir=None, before_jump=system.before_jump)
     assert system.loaded is not None and system.loaded[1] is None
 
 
 def test_kernel_kexec_file_load_would_refuse_falls_back_to_kexec_load(volume: Path) -> None:
     put(volume, "/vmlinuz-6.1", bzimage(xloadflags=0))  # no 64-bit entry point
     put(volume, "/initrd.img-6.1", initrd())
-    plan = handoff.plan(linux_entry(), readers(volume), ENV)
+    plan = HANDOFF.plan(linux_entry(), readers(volume), ENV)
     assert plan.problems == ()
     assert plan.method is Method.KEXEC_LOAD
     assert plan.reason == (
@@ -254,7 +255,7 @@ def test_refused_kernel_without_kexec_tools(volume: Path) -> None:
     put(volume, "/vmlinuz-6.1", bzimage(xloadflags=0x2))
     put(volume, "/initrd.img-6.1", initrd())
     env = replace(ENV, kexec_tools=None)
-    plan = handoff.plan(linux_entry(), readers(volume), env)
+    plan = HANDOFF.plan(linux_entry(), readers(volume), env)
     assert plan.problems == (
         "kexec_file_load would refuse the kernel: it has no 64-bit entry point "
         "(XLF_KERNEL_64 is not set), and kexec-tools (for kexec_load) is not installed",
@@ -264,7 +265,7 @@ def test_refused_kernel_without_kexec_tools(volume: Path) -> None:
 def test_refused_kernel_under_lockdown_is_a_problem(volume: Path) -> None:
     put(volume, "/vmlinuz-6.1", bzimage(xloadflags=0x1))
     put(volume, "/initrd.img-6.1", initrd())
-    plan = handoff.plan(linux_entry(), readers(volume), LOCKED)
+    plan = HANDOFF.plan(linux_entry(), readers(volume), LOCKED)
     assert plan.method is Method.KEXEC_FILE_LOAD
     assert plan.problems == (
         "kexec_file_load would refuse the kernel: it cannot be loaded above 4 GiB "
@@ -277,8 +278,8 @@ def test_without_kexec_file_load_kexec_tools_is_chosen(
     volume: Path, debian_like: tuple[bytes, bytes]
 ) -> None:
     env = replace(ENV, kexec_file_load_available=False)
-    assert handoff.choose(linux_entry(), env).method is Method.KEXEC_LOAD
-    plan = handoff.plan(linux_entry(), readers(volume), env)
+    assert HANDOFF.route(linux_entry(), env).require().method is Method.KEXEC_LOAD
+    plan = HANDOFF.plan(linux_entry(), readers(volume), env)
     assert (plan.method, plan.reason) == (
         Method.KEXEC_LOAD,
         "kexec_load via kexec-tools: this kernel has no kexec_file_load",
@@ -288,7 +289,7 @@ def test_without_kexec_file_load_kexec_tools_is_chosen(
 def test_under_lockdown_without_kexec_file_load_nothing_accepts() -> None:
     env = replace(LOCKED, kexec_file_load_available=False)
     with pytest.raises(HandoffError) as caught:
-        handoff.choose(linux_entry(), env)
+        HANDOFF.route(linux_entry(), env).require()
     assert str(caught.value) == (
         'cannot start "Debian GNU/Linux 12, 6.1": kexec_file_load: this kernel has no '
         "kexec_file_load system call; kexec_load: lockdown (integrity) allows only "
@@ -299,7 +300,7 @@ def test_under_lockdown_without_kexec_file_load_nothing_accepts() -> None:
 def test_unsigned_kernel_under_lockdown_is_noted(
     volume: Path, debian_like: tuple[bytes, bytes]
 ) -> None:
-    plan = handoff.plan(linux_entry(), readers(volume), LOCKED)
+    plan = HANDOFF.plan(linux_entry(), readers(volume), LOCKED)
     assert plan.problems == ()
     assert plan.reason == (
         "kexec_file_load: the kernel is a 64-bit bzImage, and lockdown (integrity) allows no "
@@ -315,10 +316,10 @@ def test_unsigned_kernel_under_lockdown_is_noted(
 def test_invalid_kernel_is_never_loaded(volume: Path, system: FakeSystem) -> None:
     put(volume, "/vmlinuz-6.1", b"\x7fELF" + b"\0" * 60 + b"not a kernel" * 100)
     put(volume, "/initrd.img-6.1", initrd())
-    plan = handoff.plan(linux_entry(), readers(volume), ENV)
+    plan = HANDOFF.plan(linux_entry(), readers(volume), ENV)
     assert plan.problems == ("/vmlinuz-6.1: unreadable ELF header: Invalid EI_CLASS b'\\x00'",)
     with pytest.raises(HandoffError) as caught:
-        handoff.execute(plan, readers(volume), ENV, hooks_dir=None, before_jump=system.before_jump)
+        HANDOFF.execute(plan, readers(volume), ENV, hooks_dir=None, before_jump=system.before_jump)
     assert str(caught.value).startswith('cannot start "Debian GNU/Linux 12, 6.1": /vmlinuz-6.1:')
     assert system.calls == []
 
@@ -326,7 +327,7 @@ def test_invalid_kernel_is_never_loaded(volume: Path, system: FakeSystem) -> Non
 def test_kernel_for_another_architecture(volume: Path) -> None:
     put(volume, "/vmlinuz-6.1", bzimage())
     put(volume, "/initrd.img-6.1", initrd())
-    plan = handoff.plan(linux_entry(), readers(volume), replace(ENV, host_arch="aarch64"))
+    plan = HANDOFF.plan(linux_entry(), readers(volume), replace(ENV, host_arch="aarch64"))
     assert plan.problems == ("/vmlinuz-6.1: built for x86_64, but this machine is aarch64",)
 
 
@@ -334,7 +335,7 @@ def test_missing_and_broken_initrds_are_problems(volume: Path) -> None:
     put(volume, "/vmlinuz-6.1", bzimage())
     put(volume, "/broken.img", b"\x1f\x8b\x08\x00" + b"\xff" * 200)
     entry = linux_entry(initrd=("/initrd.img-6.1", "/broken.img"))
-    plan = handoff.plan(entry, readers(volume), ENV)
+    plan = HANDOFF.plan(entry, readers(volume), ENV)
     assert plan.problems[0] == "/initrd.img-6.1: no such file on /dev/vda2"
     assert plan.problems[1].startswith("/broken.img: ")
     assert len(plan.problems) == 2
@@ -342,7 +343,7 @@ def test_missing_and_broken_initrds_are_problems(volume: Path) -> None:
 
 def test_entry_problems_stay_problems(volume: Path, debian_like: tuple[bytes, bytes]) -> None:
     entry = linux_entry(problems=("the entry file names no kernel version",))
-    plan = handoff.plan(entry, readers(volume), ENV)
+    plan = HANDOFF.plan(entry, readers(volume), ENV)
     assert plan.problems == ("the entry file names no kernel version",)
 
 
@@ -350,7 +351,7 @@ def test_unreadable_volume_is_a_problem() -> None:
     def reader_for(root: str) -> VolumeReader:
         raise HandoffError(f"{root} is not mounted")
 
-    plan = handoff.plan(linux_entry(), reader_for, ENV)
+    plan = HANDOFF.plan(linux_entry(), reader_for, ENV)
     assert plan.problems == ("cannot read /dev/vda2: /dev/vda2 is not mounted",)
 
 
@@ -360,7 +361,7 @@ def test_unreadable_volume_is_a_problem() -> None:
 def execute(
     plan: Plan, volume: Path, system: FakeSystem, env: Environment = ENV, **kw: Any
 ) -> Plan:
-    return handoff.execute(
+    return HANDOFF.execute(
         plan,
         readers(volume),
         env,
@@ -372,7 +373,7 @@ def execute(
 def test_success_loads_then_prepares_then_jumps(
     volume: Path, debian_like: tuple[bytes, bytes], system: FakeSystem
 ) -> None:
-    plan = handoff.plan(linux_entry(), readers(volume), ENV)
+    plan = HANDOFF.plan(linux_entry(), readers(volume), ENV)
     with pytest.raises(Jumped):
         execute(plan, volume, system)
     assert system.calls == ["kexec_file_load", "before_jump", "sync", "reboot"]
@@ -387,7 +388,7 @@ def test_refused_by_kexec_file_load_falls_back_to_kexec_tools(
 ) -> None:
     kernel, rd = debian_like
     system.file_load_error = code
-    plan = handoff.plan(linux_entry(), readers(volume), ENV)
+    plan = HANDOFF.plan(linux_entry(), readers(volume), ENV)
     with pytest.raises(Jumped):
         execute(plan, volume, system)
     assert system.calls == ["kexec_file_load", "kexec-tools", "before_jump", "sync", "reboot"]
@@ -408,7 +409,7 @@ def test_kexec_load_plan_uses_kexec_tools(
     volume: Path, debian_like: tuple[bytes, bytes], system: FakeSystem
 ) -> None:
     env = replace(ENV, kexec_file_load_available=False)
-    plan = handoff.plan(linux_entry(), readers(volume), env)
+    plan = HANDOFF.plan(linux_entry(), readers(volume), env)
     with pytest.raises(Jumped):
         execute(plan, volume, system, env)
     assert system.calls == ["kexec-tools", "before_jump", "sync", "reboot"]
@@ -421,7 +422,7 @@ def test_unsigned_kernel_under_lockdown(
     volume: Path, debian_like: tuple[bytes, bytes], system: FakeSystem, code: int
 ) -> None:
     system.file_load_error = code
-    plan = handoff.plan(linux_entry(), readers(volume), LOCKED)
+    plan = HANDOFF.plan(linux_entry(), readers(volume), LOCKED)
     with pytest.raises(HandoffError) as caught:
         execute(plan, volume, system, LOCKED)
     assert str(caught.value) == (
@@ -435,7 +436,7 @@ def test_refusal_under_lockdown_does_not_fall_back(
     volume: Path, debian_like: tuple[bytes, bytes], system: FakeSystem
 ) -> None:
     system.file_load_error = errno.ENOEXEC
-    plan = handoff.plan(linux_entry(), readers(volume), LOCKED)
+    plan = HANDOFF.plan(linux_entry(), readers(volume), LOCKED)
     with pytest.raises(HandoffError, match=r"lockdown \(integrity\) forbids other ways"):
         execute(plan, volume, system, LOCKED)
     assert system.calls == ["kexec_file_load", "unload"]
@@ -445,7 +446,7 @@ def test_eperm_without_lockdown_is_a_permission_problem(
     volume: Path, debian_like: tuple[bytes, bytes], system: FakeSystem
 ) -> None:
     system.file_load_error = errno.EPERM
-    plan = handoff.plan(linux_entry(), readers(volume), ENV)
+    plan = HANDOFF.plan(linux_entry(), readers(volume), ENV)
     with pytest.raises(HandoffError, match="CAP_SYS_BOOT"):
         execute(plan, volume, system)
     assert system.calls == ["kexec_file_load", "unload"]
@@ -456,7 +457,7 @@ def test_kexec_tools_failure_unloads(
 ) -> None:
     system.file_load_error = errno.ENOEXEC
     system.kexec_tools_error = 1
-    plan = handoff.plan(linux_entry(), readers(volume), ENV)
+    plan = HANDOFF.plan(linux_entry(), readers(volume), ENV)
     with pytest.raises(HandoffError) as caught:
         execute(plan, volume, system)
     assert str(caught.value) == (
@@ -472,7 +473,7 @@ def test_failure_in_before_jump_unloads(
         system.calls.append("before_jump")
         raise OSError(errno.EBUSY, "Device or resource busy", "/mnt/vda2")
 
-    plan = handoff.plan(linux_entry(), readers(volume), ENV)
+    plan = HANDOFF.plan(linux_entry(), readers(volume), ENV)
     with pytest.raises(HandoffError) as caught:
         execute(plan, volume, system, before_jump=before_jump)
     assert str(caught.value).startswith('preparing the jump into "Debian GNU/Linux 12, 6.1"')
@@ -488,7 +489,7 @@ def test_failed_reboot_unloads(
         raise OSError(errno.EINVAL, "Invalid argument", "reboot")
 
     monkeypatch.setattr(syscalls, "reboot", reboot)
-    plan = handoff.plan(linux_entry(), readers(volume), ENV)
+    plan = HANDOFF.plan(linux_entry(), readers(volume), ENV)
     with pytest.raises(HandoffError, match=r"the jump into .* failed: Invalid argument"):
         execute(plan, volume, system)
     assert system.calls == ["kexec_file_load", "before_jump", "sync", "reboot", "unload"]
@@ -497,7 +498,7 @@ def test_failed_reboot_unloads(
 def test_file_changed_after_planning_is_not_loaded(
     volume: Path, debian_like: tuple[bytes, bytes], system: FakeSystem
 ) -> None:
-    plan = handoff.plan(linux_entry(), readers(volume), ENV)
+    plan = HANDOFF.plan(linux_entry(), readers(volume), ENV)
     put(volume, "/initrd.img-6.1", initrd({"init": b"#!/bin/sh\necho swapped\n"}))
     with pytest.raises(HandoffError) as caught:
         execute(plan, volume, system)
@@ -520,7 +521,7 @@ def test_dry_run_neither_loads_nor_jumps(
     )
     script.chmod(0o755)
     env = replace(ENV, dry_run=True)
-    plan = handoff.plan(linux_entry(), readers(volume), env)
+    plan = HANDOFF.plan(linux_entry(), readers(volume), env)
     final = execute(plan, volume, system, env, hooks_dir=hooks_dir)
     assert system.calls == []
     assert seen.read_text() == "1\n"
@@ -531,7 +532,7 @@ def test_dry_run_still_checks_the_files(
     volume: Path, debian_like: tuple[bytes, bytes], system: FakeSystem
 ) -> None:
     env = replace(ENV, dry_run=True)
-    plan = handoff.plan(linux_entry(), readers(volume), env)
+    plan = HANDOFF.plan(linux_entry(), readers(volume), env)
     (volume / "vmlinuz-6.1").unlink()
     with pytest.raises(HandoffError, match=r"/vmlinuz-6\.1: no such file on /dev/vda2"):
         execute(plan, volume, system, env)
@@ -553,7 +554,7 @@ def test_hook_veto_means_no_load(
 ) -> None:
     hooks_dir = tmp_path / "hooks"
     hook(hooks_dir, "50-battery", "echo 'the battery is at 3 %' >&2\nexit 1\n")
-    plan = handoff.plan(linux_entry(), readers(volume), ENV)
+    plan = HANDOFF.plan(linux_entry(), readers(volume), ENV)
     with pytest.raises(HookVeto) as caught:
         execute(plan, volume, system, hooks_dir=hooks_dir)
     assert (
@@ -572,7 +573,7 @@ def test_hook_adjusts_the_command_line(
         "20-check",
         f'[ "$BOOTMENU_METHOD" = kexec_file_load ] || exit 2\ncat > {tmp_path / "plan.json"}\n',
     )
-    plan = handoff.plan(linux_entry(), readers(volume), ENV)
+    plan = HANDOFF.plan(linux_entry(), readers(volume), ENV)
     with pytest.raises(Jumped):
         execute(plan, volume, system, hooks_dir=hooks_dir)
     assert system.loaded is not None
@@ -589,7 +590,7 @@ def test_hook_changes_are_noted_in_the_plan(
     hook(hooks_dir, "10-quiet", "echo cmdline=root=/dev/vda2 ro\n")
     env = replace(ENV, dry_run=True)
     final = execute(
-        handoff.plan(linux_entry(), readers(volume), env), volume, system, env, hooks_dir=hooks_dir
+        HANDOFF.plan(linux_entry(), readers(volume), env), volume, system, env, hooks_dir=hooks_dir
     )
     assert final.cmdline == "root=/dev/vda2 ro"
     assert final.segments[-1] == handoff.Segment("cmdline", "pre-boot hook 10-quiet", 18)
@@ -635,7 +636,7 @@ def uki_parts(volume: Path) -> dict[str, bytes]:
 
 
 def test_uki_plan(volume: Path, uki_parts: dict[str, bytes]) -> None:
-    plan = handoff.plan(uki_entry(), readers(volume), ENV)
+    plan = HANDOFF.plan(uki_entry(), readers(volume), ENV)
     name = "/dev/vda2:/EFI/Linux/debian-6.1.efi"
     assert plan.problems == ()
     assert plan.method is Method.KEXEC_FILE_LOAD
@@ -654,7 +655,7 @@ def test_uki_plan(volume: Path, uki_parts: dict[str, bytes]) -> None:
 def test_uki_load_extracts_sections(
     volume: Path, uki_parts: dict[str, bytes], system: FakeSystem
 ) -> None:
-    plan = handoff.plan(uki_entry(), readers(volume), ENV)
+    plan = HANDOFF.plan(uki_entry(), readers(volume), ENV)
     with pytest.raises(Jumped):
         execute(plan, volume, system)
     assert system.loaded is not None
@@ -669,7 +670,7 @@ def test_uki_fallback_passes_the_extracted_kernel(
     volume: Path, uki_parts: dict[str, bytes], system: FakeSystem
 ) -> None:
     system.file_load_error = errno.ENOEXEC
-    plan = handoff.plan(uki_entry(), readers(volume), ENV)
+    plan = HANDOFF.plan(uki_entry(), readers(volume), ENV)
     with pytest.raises(Jumped):
         execute(plan, volume, system)
     assert system.argv is not None
@@ -678,7 +679,7 @@ def test_uki_fallback_passes_the_extracted_kernel(
 
 
 def test_uki_with_edited_cmdline(volume: Path, uki_parts: dict[str, bytes]) -> None:
-    plan = handoff.plan(uki_entry(cmdline="root=/dev/vda3 single"), readers(volume), LOCKED)
+    plan = HANDOFF.plan(uki_entry(cmdline="root=/dev/vda3 single"), readers(volume), LOCKED)
     assert plan.cmdline == "root=/dev/vda3 single"
     assert plan.segments[-1].source == "the edited command line"
     assert plan.notes == (
@@ -694,7 +695,7 @@ def test_uki_under_lockdown_has_no_fallback(
     volume: Path, uki_parts: dict[str, bytes], system: FakeSystem
 ) -> None:
     system.file_load_error = errno.EKEYREJECTED
-    plan = handoff.plan(uki_entry(), readers(volume), LOCKED)
+    plan = HANDOFF.plan(uki_entry(), readers(volume), LOCKED)
     with pytest.raises(HandoffError, match="not signed with a key this kernel trusts"):
         execute(plan, volume, system, LOCKED)
     assert system.calls == ["kexec_file_load", "unload"]
@@ -702,7 +703,7 @@ def test_uki_under_lockdown_has_no_fallback(
 
 def test_uki_with_invalid_linux_section(volume: Path) -> None:
     put(volume, "/EFI/Linux/bad.efi", small_uki({".linux": b"\0" * 4096}))
-    plan = handoff.plan(uki_entry(kernel="/EFI/Linux/bad.efi", cmdline=""), readers(volume), ENV)
+    plan = HANDOFF.plan(uki_entry(kernel="/EFI/Linux/bad.efi", cmdline=""), readers(volume), ENV)
     assert plan.problems
     assert any(p.startswith("/EFI/Linux/bad.efi .linux section: ") for p in plan.problems)
 
@@ -716,7 +717,7 @@ def test_debian_uki(volume: Path, tmp_path: Path, system: FakeSystem) -> None:
         {".osrel": OSREL.encode(), ".cmdline": CMDLINE.encode(), ".linux": vmlinuz, ".initrd": rd},
     )
     put(volume, "/EFI/Linux/debian-6.1.efi", uki)
-    plan = handoff.plan(uki_entry(), readers(volume), LOCKED)
+    plan = HANDOFF.plan(uki_entry(), readers(volume), LOCKED)
     assert plan.problems == ()
     assert plan.notes == ()  # Debian's kernel is signed
     assert plan.reason == (
@@ -754,7 +755,7 @@ def test_multiboot_argv(
     kernel = put(volume, "/boot/xen.elf", mb_kernels[version])
     dom0 = put(volume, "/boot/vmlinuz-6.1", bzimage())
     rd = put(volume, "/boot/initrd.img", initrd())
-    plan = handoff.plan(mb_entry(version), readers(volume), ENV)
+    plan = HANDOFF.plan(mb_entry(version), readers(volume), ENV)
     assert plan.problems == ()
     kind = {1: "multiboot-x86", 2: "multiboot2-x86"}[version]
     assert plan.method is Method.MULTIBOOT
@@ -792,7 +793,7 @@ def test_multiboot_version_from_the_kernel(volume: Path, mb_kernels: dict[int, b
     put(volume, "/boot/xen.elf", mb_kernels[2])
     put(volume, "/boot/vmlinuz-6.1", b"dom0")
     put(volume, "/boot/initrd.img", b"rd")
-    plan = handoff.plan(mb_entry(None), readers(volume), ENV)
+    plan = HANDOFF.plan(mb_entry(None), readers(volume), ENV)
     assert "--type=multiboot2-x86" in plan.reason
 
 
@@ -800,7 +801,7 @@ def test_multiboot_version_mismatch(volume: Path, mb_kernels: dict[int, bytes]) 
     put(volume, "/boot/xen.elf", mb_kernels[1])
     put(volume, "/boot/vmlinuz-6.1", b"dom0")
     put(volume, "/boot/initrd.img", b"rd")
-    plan = handoff.plan(mb_entry(2), readers(volume), ENV)
+    plan = HANDOFF.plan(mb_entry(2), readers(volume), ENV)
     assert plan.problems == (
         "/boot/xen.elf: the entry asks for Multiboot 2, but the kernel has only a Multiboot 1 "
         "header",
@@ -810,21 +811,21 @@ def test_multiboot_version_mismatch(volume: Path, mb_kernels: dict[int, bytes]) 
 def test_missing_module(volume: Path, mb_kernels: dict[int, bytes]) -> None:
     put(volume, "/boot/xen.elf", mb_kernels[1])
     put(volume, "/boot/vmlinuz-6.1", b"dom0")
-    plan = handoff.plan(mb_entry(1), readers(volume), ENV)
+    plan = HANDOFF.plan(mb_entry(1), readers(volume), ENV)
     assert plan.problems == ("/boot/initrd.img: no such file on /dev/vda2",)
 
 
 def test_multiboot_refused_under_lockdown_and_elsewhere() -> None:
     with pytest.raises(HandoffError) as caught:
-        handoff.choose(mb_entry(2), LOCKED)
+        HANDOFF.route(mb_entry(2), LOCKED).require()
     assert str(caught.value) == (
         'cannot start "Xen hypervisor": multiboot: lockdown (integrity) forbids kexec_load, the '
         "only way to load a Multiboot kernel (kexec_file_load takes only signed Linux kernels)"
     )
     with pytest.raises(HandoffError, match="only on x86, this machine is aarch64"):
-        handoff.choose(mb_entry(2), replace(ENV, host_arch="aarch64"))
+        HANDOFF.route(mb_entry(2), replace(ENV, host_arch="aarch64")).require()
     with pytest.raises(HandoffError, match="kexec-tools, which loads Multiboot kernels, is not"):
-        handoff.choose(mb_entry(2), replace(ENV, kexec_tools=None))
+        HANDOFF.route(mb_entry(2), replace(ENV, kexec_tools=None)).require()
 
 
 def test_module_path_with_space_is_refused() -> None:
@@ -846,30 +847,39 @@ def efi_entry() -> BootEntry:
     )
 
 
+def efi_handoff() -> handoff.Handoff:
+    """The core's order: the payload first, the kexec handlers, BootNext last."""
+    from bootmenu.boot import bootnext, payload
+
+    return handoff.Handoff(
+        (
+            payload.Payload(paths=(Path("/nonexistent/UniversalPayload.elf"),)),
+            *handoff.kexec_handlers(),
+            bootnext.BootNext(directory="/nonexistent/efivars"),
+        )
+    )
+
+
 def test_efi_applications_need_a_uefi_boot() -> None:
-    from bootmenu.boot import bootnext
+    route = efi_handoff().route(efi_entry(), replace(ENV, efi=False))
 
-    saved = list(handoff.HANDLERS)
-    try:
-        from bootmenu.boot import payload
-
-        handoff.HANDLERS[:] = [h for h in saved if h.method is not handoff.Method.PAYLOAD]
-        bootnext.install(directory="/nonexistent/efivars")
-        payload.install(paths=(Path("/nonexistent/UniversalPayload.elf"),))
-        with pytest.raises(HandoffError) as caught:
-            handoff.choose(efi_entry(), replace(ENV, efi=False))
-    finally:
-        handoff.HANDLERS[:] = saved
+    assert route.handler is None
+    assert [method for method, _ in route.declined] == [Method.PAYLOAD, Method.BOOTNEXT]
+    with pytest.raises(HandoffError) as caught:
+        route.require()
     assert str(caught.value) == (
         'cannot start "Windows Boot Manager": payload: this machine did not start through UEFI; '
         "bootnext: this machine did not start through UEFI, so there is no firmware boot manager "
         "to hand EFI applications to"
     )
+    assert route.text.startswith("cannot start: payload: this machine did not start through")
 
 
 class FakeBootNext:
     method = Method.BOOTNEXT
     kinds = frozenset({Kind.EFI})
+    reboot_command = 0x1234567
+    undone = 0
 
     def accepts(self, entry: BootEntry, env: Environment) -> str | None:
         return None
@@ -882,28 +892,48 @@ class FakeBootNext:
     def load(self, plan: Plan, reader_for: Callable[[str], VolumeReader], env: Environment) -> None:
         pass
 
-
-@pytest.fixture
-def registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[handoff.Handler]]:
-    handlers = list(handoff.HANDLERS)
-    monkeypatch.setattr(handoff, "HANDLERS", handlers)
-    yield handlers
+    def undo(self, env: Environment) -> None:
+        self.undone += 1
 
 
-def test_register_replaces_the_handler_of_its_method(registry: list[handoff.Handler]) -> None:
-    before = [h.method for h in registry]
-    handoff.register(FakeBootNext())
-    assert [h.method for h in registry] == before
-    assert isinstance(handoff.choose(efi_entry(), ENV), FakeBootNext)
-    assert handoff.plan(efi_entry(), readers(Path("/nonexistent")), ENV).reason == "bootnext: test"
+def test_the_first_handler_that_accepts_is_used_in_the_order_given() -> None:
+    fake = FakeBootNext()
+    both = handoff.Handoff((*handoff.kexec_handlers(), fake))
+
+    assert both.route(efi_entry(), ENV).require() is fake
+    assert both.route(linux_entry(), ENV).require().method is Method.KEXEC_FILE_LOAD
+    assert both.plan(efi_entry(), readers(Path("/nonexistent")), ENV).reason == "bootnext: test"
+    assert both.handler(Method.BOOTNEXT) is fake
+    with pytest.raises(HandoffError, match="cannot start entries with payload"):
+        both.handler(Method.PAYLOAD)
+    with pytest.raises(ValueError, match="one handler per method"):
+        handoff.Handoff((fake, FakeBootNext()))
 
 
-def test_register_a_new_method(registry: list[handoff.Handler]) -> None:
-    payload = FakeBootNext()
-    payload.method = Method.PAYLOAD
-    handoff.register(payload, first=True)
-    assert registry[0] is payload
-    assert handoff.handler_for(Method.PAYLOAD) is payload
+def test_execute_jumps_and_undoes_the_way_the_handler_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reboots: list[int] = []
+    monkeypatch.setattr(syscalls, "sync", lambda: None)
+    monkeypatch.setattr(syscalls, "reboot", reboots.append)
+    fake = FakeBootNext()
+    plan = fake.plan(efi_entry(), readers(Path("/nonexistent")), ENV)
+
+    with pytest.raises(HandoffError, match="did not jump"):
+        handoff.Handoff((fake,)).execute(
+            plan, readers(Path("/nonexistent")), ENV, hooks_dir=None, before_jump=lambda: None
+        )
+    assert reboots == [fake.reboot_command]
+    assert fake.undone == 1
+    with pytest.raises(HandoffError, match="a bootnext plan given to the kexec_file_load"):
+        handoff.execute(
+            plan,
+            handoff.KexecFileLoad(),
+            readers(Path("/nonexistent")),
+            ENV,
+            hooks_dir=None,
+            before_jump=lambda: None,
+        )
 
 
 # -- probing the system ---------------------------------------------------------------------------
@@ -943,7 +973,7 @@ def test_dry_run_does_not_run_kexec_tools(
     volume: Path, debian_like: tuple[bytes, bytes], system: FakeSystem
 ) -> None:
     env = replace(ENV, kexec_file_load_available=False, dry_run=True)
-    plan = handoff.plan(linux_entry(), readers(volume), env)
+    plan = HANDOFF.plan(linux_entry(), readers(volume), env)
     assert plan.method is Method.KEXEC_LOAD
     assert execute(plan, volume, system, env) == plan
     assert system.calls == []
