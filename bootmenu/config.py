@@ -290,7 +290,7 @@ class PasswordHash(ValueType):
     metavar = "HASH"
     doc = (
         'a password hash: sha512-crypt (`"$6$…"`, from `mkpasswd -m sha-512` or `openssl passwd '
-        '-6`) or PBKDF2-SHA256 (`"$pbkdf2-sha256$…"`, from `python -m bootmenu.tui.password`); '
+        '-6`) or PBKDF2-SHA256 (`"$pbkdf2-sha256$…"`, from `python -m bootmenu.password`); '
         '`""` means no password'
     )
 

@@ -13,6 +13,7 @@ from textual.widgets import Input
 
 from bootmenu.core import Core, Power
 from bootmenu.model import Source
+from bootmenu.password import pbkdf2_hash
 from bootmenu.tui.app import EXIT_OK, EXIT_SHELL, BootmenuApp, MenuResult
 from bootmenu.tui.coreapi import OnChange
 from bootmenu.tui.custom import CustomScreen
@@ -22,7 +23,7 @@ from bootmenu.tui.filepicker import FilePicker
 from bootmenu.tui.help import HelpScreen
 from bootmenu.tui.info import InfoScreen
 from bootmenu.tui.main import MainScreen
-from bootmenu.tui.password import PasswordScreen, pbkdf2_hash
+from bootmenu.tui.password import PasswordScreen
 from bootmenu.tui.progress import BootScreen
 from tests.images import bzimage
 from tests.tui.fakecore import (

@@ -132,7 +132,7 @@ def test_power(snap_compare: SnapCompare) -> None:
 
 
 def test_password(snap_compare: SnapCompare) -> None:
-    from bootmenu.tui.password import pbkdf2_hash
+    from bootmenu.password import pbkdf2_hash
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await started(pilot)

@@ -9,9 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bootmenu import config
-from bootmenu.tui import password
-from bootmenu.tui.password import make_hash, pbkdf2_hash, sha512_crypt, verify
+from bootmenu import config, password
+from bootmenu.password import make_hash, pbkdf2_hash, sha512_crypt, verify
 
 # From "Unix crypt using SHA-256 and SHA-512" (Ulrich Drepper), the SHA-512 test vectors.
 VECTORS = [
