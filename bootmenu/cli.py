@@ -18,16 +18,21 @@ from bootmenu import __version__
 from bootmenu import config as settings
 from bootmenu.boot.handoff import Plan
 from bootmenu.core import Attempt, Core, View
-from bootmenu.errors import ERRORS, ConfigError, HandoffError, PathError, UsageError
+from bootmenu.errors import (
+    ERRORS,
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    ConfigError,
+    HandoffError,
+    PathError,
+    UsageError,
+)
 from bootmenu.model import BootEntry
 from bootmenu.system.fs import read_host_file
 from bootmenu.validate import inspect_image, report_json
 
 log = logging.getLogger("bootmenu")
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
 
 
 class _Parser(argparse.ArgumentParser):

@@ -34,7 +34,7 @@ from bootmenu.discover.roots import volume_for_directory
 from bootmenu.discover.scanner import Scanner, ScanResult
 from bootmenu.errors import ERRORS, BootmenuError, FormatError, HandoffError, PathError, UsageError
 from bootmenu.model import BootEntry, DiskBootConfig, ImageInfo, Kind, Source, Volume
-from bootmenu.system import bootvars, efivars, run, syscalls, sysinfo
+from bootmenu.system import bootvars, efivars, run, syscalls, sysfs, sysinfo
 from bootmenu.system.fs import MAX_IMAGE_SIZE, VolumeReader
 from bootmenu.system.sysinfo import SystemInfo as SystemInfo
 from bootmenu.validate import INITRD_HEAD, inspect_image
@@ -207,7 +207,7 @@ class Core:
         self.mount_base = mount_base
         self.efivars_dir = efivars_dir or efivars.EFIVARFS
         # Firmware boot entries (Boot####) join the menu on a UEFI boot or with --efivars.
-        self.efi = efivars_dir is not None or handoff.EFI_DIR.is_dir()
+        self.efi = efivars_dir is not None or sysfs.EFI_DIR.is_dir()
         self._firmware: bootvars.FirmwareState | None = None
         self._firmware_cache: firmware.ImageCache = {}
         self._env: handoff.Environment | None = None

@@ -15,6 +15,13 @@ from typing import Final
 
 from efi.errors import EfiError, FormatError
 
+# The exit statuses of ``bootmenu`` (docs/menu.md): 0 done, 1 failed, 2 a wrong command line,
+# 3 (the menu inside the initramfs) the user asked for the rescue shell.
+EXIT_OK: Final = 0
+EXIT_ERROR: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_SHELL: Final = 3
+
 
 class BootmenuError(Exception):
     """Base class of every error bootmenu raises on purpose."""
@@ -50,6 +57,10 @@ ERRORS: Final = (BootmenuError, EfiError)
 
 __all__ = [
     "ERRORS",
+    "EXIT_ERROR",
+    "EXIT_OK",
+    "EXIT_SHELL",
+    "EXIT_USAGE",
     "BootmenuError",
     "ConfigError",
     "DeviceError",

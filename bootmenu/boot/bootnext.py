@@ -39,6 +39,7 @@ from bootmenu.errors import ERRORS, HandoffError, PathError
 from bootmenu.model import BootEntry, Kind
 from bootmenu.system import bootvars, efivars, syscalls
 from bootmenu.system.fs import MAX_IMAGE_SIZE, normalize
+from bootmenu.system.sysfs import SECTOR, SYS_CLASS_BLOCK
 from bootmenu.validate import inspect_image
 from efi.devicepath import DevicePath, HardDrive, hd_file_path
 from efi.loadoption import (
@@ -59,8 +60,6 @@ TAG_GUID: Final = UUID("db1afb36-009f-43bb-8896-d52064df6175")
 TAG: Final = TAG_GUID.bytes_le + b"bootmenu"
 # Boot####, BootNext and OsIndications: non-volatile, boot service and runtime access.
 VARIABLE_ATTRIBUTES: Final = DEFAULT_ATTRIBUTES
-SYS_CLASS_BLOCK: Final = Path("/sys/class/block")
-SECTOR: Final = 512  # sysfs start and size are in 512-byte units
 _MBR_PARTUUID: Final = re.compile(r"([0-9a-fA-F]{8})-([0-9a-fA-F]{2})")
 
 

@@ -44,6 +44,7 @@ from bootmenu.errors import ERRORS, FormatError, HandoffError, PathError
 from bootmenu.model import BootEntry, ImageInfo, Kind, Module
 from bootmenu.system import run, syscalls
 from bootmenu.system.fs import VolumeReader
+from bootmenu.system.sysfs import EFI_DIR
 from bootmenu.validate import inspect_image
 from efi import pe, uki
 
@@ -55,7 +56,6 @@ LOCKDOWN_MODES: Final = frozenset({"integrity", "confidentiality"})
 # concatenated: the kernel's unpacker finds a cpio archive only at a 4-byte boundary and skips
 # the zeros (GRUB pads the same way).
 INITRD_ALIGN: Final = 4
-EFI_DIR: Final = Path("/sys/firmware/efi")
 # Where kexec-tools lives when PATH (in an initramfs: often just /bin) does not say.
 KEXEC_TOOLS_PATH: Final = "/usr/sbin:/sbin:/usr/bin:/bin"
 KEXEC_TOOLS_TIMEOUT: Final = 120.0

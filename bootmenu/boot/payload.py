@@ -40,6 +40,7 @@ from bootmenu.errors import ERRORS, FormatError, HandoffError
 from bootmenu.model import BootEntry, Kind
 from bootmenu.system import bootvars, efivars, syscalls
 from bootmenu.system.fs import MAX_IMAGE_SIZE
+from bootmenu.system.sysfs import SYS_CLASS_BLOCK
 from bootmenu.validate import inspect_image
 from efi import hob, trampoline, upl
 from efi.devicepath import hd_file_path
@@ -56,12 +57,10 @@ MEMMAP: Final = Path("/sys/firmware/memmap")
 CPUINFO: Final = Path("/proc/cpuinfo")
 SYSTAB: Final = Path("/sys/firmware/efi/systab")
 BOOT_PARAMS: Final = Path("/sys/kernel/boot_params/data")
-SYS_CLASS_BLOCK: Final = Path("/sys/class/block")
 PAGE: Final = 0x1000
 DXE_REGION: Final = 64 << 20  # PcdSystemMemoryUefiRegionSize in UefiPayloadPkg.dsc
 LOW_LIMIT: Final = 1 << 20  # never place below 1 MiB (real-mode and BIOS areas)
 FOUR_GIB: Final = 1 << 32
-KEXEC_SEGMENT_MAX: Final = 16
 # The Boot#### number bootmenu gives the chosen application inside the payload (its variable
 # store starts empty, so any number is free).
 PAYLOAD_BOOT_NUMBER: Final = 0x0B00

@@ -7,7 +7,7 @@ The only module that talks to udev (pyudev). Three parts:
   ``unsupported`` (LVM, RAID and ZFS members…), ``skipped`` (swap, empty, a partitioned whole
   disk, loop/zram/RAM disks…), ``unknown`` (a filesystem bootmenu cannot read) and ``failed``
   (mounting or scanning it went wrong; set by :class:`Discovery`, never by :func:`classify`).
-- :func:`parse_mountinfo` and :func:`natural_key` (pure helpers).
+- :func:`natural_key` (a pure helper; mountinfo is parsed by :mod:`bootmenu.system.mounts`).
 - :class:`Discovery` enumerates block devices, follows udev's add/change/remove events, mounts
   usable filesystems read-only through a :class:`~bootmenu.system.mounts.Mounter`, scans each with
   :class:`~bootmenu.discover.scanner.Scanner` in its own thread and publishes immutable
@@ -71,12 +71,11 @@ from bootmenu.model import (
     Volume,
 )
 from bootmenu.system import syscalls
-from bootmenu.system.mounts import Mounter, mount_options
+from bootmenu.system.mounts import MOUNTINFO, Mounter, MountInfo, mount_options, parse_mountinfo
+from bootmenu.system.sysfs import SECTOR
 
 log = logging.getLogger(__name__)
 
-SECTOR = 512  # sysfs "size" is always in 512-byte units
-MOUNTINFO = Path("/proc/self/mountinfo")
 
 # MBR partition types of extended partitions (containers for logical partitions).
 EXTENDED_TYPES = frozenset({"0x5", "0xf", "0x85"})
@@ -313,45 +312,6 @@ def classify(
     if mount_options(fstype) is None:
         return verdict(DeviceState.UNKNOWN, f"bootmenu cannot read {fstype} filesystems")
     return base
-
-
-@dataclass(frozen=True)
-class MountInfo:
-    """One line of ``/proc/self/mountinfo``."""
-
-    devnum: tuple[int, int]
-    root: str  # the directory of the filesystem that is mounted ("/" for all of it)
-    mountpoint: str
-    fstype: str
-    source: str
-
-
-def _unescape(field: str) -> str:
-    """mountinfo writes space, tab, newline and backslash as ``\\ooo``."""
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), field)
-
-
-def parse_mountinfo(text: str) -> tuple[MountInfo, ...]:
-    """The mounts listed in ``/proc/<pid>/mountinfo``; malformed lines are skipped."""
-    found = []
-    for line in text.splitlines():
-        left, sep, right = line.partition(" - ")
-        fields, tail = left.split(), right.split()
-        if not sep or len(fields) < 5 or len(tail) < 2:
-            continue
-        major, _, minor = fields[2].partition(":")
-        if not (major.isdigit() and minor.isdigit()):
-            continue
-        found.append(
-            MountInfo(
-                devnum=(int(major), int(minor)),
-                root=_unescape(fields[3]),
-                mountpoint=_unescape(fields[4]),
-                fstype=tail[0],
-                source=_unescape(tail[1]),
-            )
-        )
-    return tuple(found)
 
 
 def find_mount(
@@ -1171,13 +1131,11 @@ class Discovery:
 
 __all__ = [
     "Discovery",
-    "MountInfo",
     "Snapshot",
     "classify",
     "find_mount",
     "matches",
     "natural_key",
-    "parse_mountinfo",
     "udev_decode",
     "usb_storage_delay",
 ]

@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 
 from bootmenu.model import Volume
+from bootmenu.system.mounts import MOUNTINFO, MountInfo, parse_mountinfo
 
-MOUNTINFO = Path("/proc/self/mountinfo")
 BY_LINKS = {
     "uuid": Path("/dev/disk/by-uuid"),
     "label": Path("/dev/disk/by-label"),
@@ -22,38 +22,22 @@ BY_LINKS = {
 }
 
 
-def _unescape(field: str) -> str:
-    # mountinfo escapes space, tab, newline and backslash as octal.
-    out, i = [], 0
-    while i < len(field):
-        if field[i] == "\\" and i + 4 <= len(field) and field[i + 1 : i + 4].isdigit():
-            out.append(chr(int(field[i + 1 : i + 4], 8)))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return "".join(out)
-
-
 def _mount_of(directory: Path) -> tuple[str, str, str] | None:
     """(mount point, fstype, "major:minor") of the mount holding ``directory``."""
     try:
-        lines = MOUNTINFO.read_text().splitlines()
+        mounts = parse_mountinfo(MOUNTINFO.read_text())
     except OSError:
         return None
-    best: tuple[str, str, str] | None = None
+    best: MountInfo | None = None
     target = str(directory)
-    for line in lines:
-        left, _, right = line.partition(" - ")
-        fields = left.split()
-        rfields = right.split()
-        if len(fields) < 5 or not rfields:
-            continue
-        mountpoint = _unescape(fields[4])
-        inside = target == mountpoint or target.startswith(mountpoint.rstrip("/") + "/")
-        if inside and (best is None or len(mountpoint) >= len(best[0])):
-            best = (mountpoint, rfields[0], fields[2])
-    return best
+    for mount in mounts:
+        point = mount.mountpoint
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and (best is None or len(point) >= len(best.mountpoint)):
+            best = mount
+    if best is None:
+        return None
+    return best.mountpoint, best.fstype, f"{best.devnum[0]}:{best.devnum[1]}"
 
 
 def _links_for(devno: str) -> dict[str, str]:

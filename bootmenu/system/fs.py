@@ -17,21 +17,13 @@ from pathlib import Path
 
 from bootmenu.errors import PathError
 from bootmenu.model import Volume
+from bootmenu.units import size_text
 
 MAX_SYMLINKS = 40
 # Larger kernels or EFI applications than this are refused rather than read into memory.
 MAX_IMAGE_SIZE = 512 * 1024 * 1024
 # Larger configuration files than this are not configuration files.
 MAX_CONFIG_SIZE = 4 * 1024 * 1024
-
-
-def _human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
 
 
 def normalize(path: str) -> str:
@@ -160,8 +152,8 @@ class VolumeReader:
         data, total = self.read_head(path, limit + 1)
         if total > limit:
             raise PathError(
-                f"{normalize(path)}: the file is {_human_size(total)}, larger than the "
-                f"{_human_size(limit)} bootmenu accepts",
+                f"{normalize(path)}: the file is {size_text(total)}, larger than the "
+                f"{size_text(limit)} bootmenu accepts",
                 path=path,
             )
         return data

@@ -267,3 +267,46 @@ class Mounter:
                 continue
             return path
         raise DeviceError(f"{self.base}: too many mounts named {name!r}")
+
+
+# What the kernel says is mounted where (parse_mountinfo reads it; tests give their own text).
+MOUNTINFO: Final = Path("/proc/self/mountinfo")
+
+
+@dataclass(frozen=True)
+class MountInfo:
+    """One line of ``/proc/self/mountinfo``."""
+
+    devnum: tuple[int, int]
+    root: str  # the directory of the filesystem that is mounted ("/" for all of it)
+    mountpoint: str
+    fstype: str
+    source: str
+
+
+def _unescape(field: str) -> str:
+    """mountinfo writes space, tab, newline and backslash as ``\\ooo``."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), field)
+
+
+def parse_mountinfo(text: str) -> tuple[MountInfo, ...]:
+    """The mounts listed in ``/proc/<pid>/mountinfo``; malformed lines are skipped."""
+    found = []
+    for line in text.splitlines():
+        left, sep, right = line.partition(" - ")
+        fields, tail = left.split(), right.split()
+        if not sep or len(fields) < 5 or len(tail) < 2:
+            continue
+        major, _, minor = fields[2].partition(":")
+        if not (major.isdigit() and minor.isdigit()):
+            continue
+        found.append(
+            MountInfo(
+                devnum=(int(major), int(minor)),
+                root=_unescape(fields[3]),
+                mountpoint=_unescape(fields[4]),
+                fstype=tail[0],
+                source=_unescape(tail[1]),
+            )
+        )
+    return tuple(found)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Final
 from bootmenu.errors import FormatError
 from bootmenu.model import Volume
 from bootmenu.system import efivars, syscalls
+from bootmenu.system.sysfs import EFI_DIR
 from efi.variables import DEFAULT_ATTRIBUTES, EFI_GLOBAL_VARIABLE, EfiVariable
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EFI_DIR: Final = Path("/sys/firmware/efi")
 MEMINFO: Final = Path("/proc/meminfo")
 EFI_OS_INDICATIONS_BOOT_TO_FW_UI: Final = 0x0000000000000001
 _U64: Final = struct.Struct("<Q")

@@ -31,7 +31,7 @@ from textual.binding import BindingType
 
 from bootmenu.autoboot import Decision
 from bootmenu.core import Plan, Power, View
-from bootmenu.errors import ERRORS
+from bootmenu.errors import ERRORS, EXIT_ERROR, EXIT_OK, EXIT_SHELL
 from bootmenu.model import BootEntry
 from bootmenu.tui.coreapi import CoreFactory, MenuCore, OnChange
 from bootmenu.tui.logbuffer import LogBuffer
@@ -39,9 +39,6 @@ from bootmenu.tui.messages import Started, ViewChanged
 
 log = logging.getLogger("bootmenu.menu")
 
-EXIT_OK: Final = 0
-EXIT_ERROR: Final = 1
-EXIT_SHELL: Final = 3  # inside the initramfs: "the user asked for the rescue shell"
 
 # Terminals that get the theme made of the 16 ANSI colours (serial consoles, the Linux console).
 ANSI_TERMS: Final = ("linux", "vt100", "vt102", "vt220", "vt320", "ansi", "xterm-16color")

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
 from bootmenu.model import BootEntry, Kind, Source, Volume
+from bootmenu.units import size_text as size_text
 
 if TYPE_CHECKING:
     from bootmenu.model import Device
@@ -30,18 +31,6 @@ def kind_label(entry: BootEntry) -> str:
     if entry.kind is Kind.EFI and entry.source in _SOURCE_LABELS:
         return _SOURCE_LABELS[entry.source]
     return _KIND_LABELS.get(entry.kind, entry.kind.value)
-
-
-def size_text(size: int | None) -> str:
-    """``512 bytes``, ``14.2 MiB``, ``3.9 GiB``; ``?`` when unknown."""
-    if size is None:
-        return "?"
-    value = float(size)
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{size} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
 
 
 def shorten(text: str, width: int) -> str:

@@ -135,7 +135,8 @@ class BootScreen(Screen[None]):
         self.redraw()
 
     def on_boot_finished(self, message: BootFinished) -> None:
-        from bootmenu.tui.app import EXIT_OK, MenuResult
+        from bootmenu.errors import EXIT_OK
+        from bootmenu.tui.app import MenuResult
 
         self.done = True
         if message.plan is not None:

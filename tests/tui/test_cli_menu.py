@@ -11,8 +11,9 @@ import pytest
 
 from bootmenu import cli
 from bootmenu.core import Core, View
+from bootmenu.errors import EXIT_SHELL
 from bootmenu.tui import app as tui_app
-from bootmenu.tui.app import EXIT_SHELL, MenuResult
+from bootmenu.tui.app import MenuResult
 from tests.images import bzimage
 from tests.tui.fakecore import FEDORA_NEW, plan_for
 

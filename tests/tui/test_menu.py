@@ -12,9 +12,10 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from bootmenu.core import Core, Power
+from bootmenu.errors import EXIT_OK, EXIT_SHELL
 from bootmenu.model import Source
 from bootmenu.password import pbkdf2_hash
-from bootmenu.tui.app import EXIT_OK, EXIT_SHELL, BootmenuApp, MenuResult
+from bootmenu.tui.app import BootmenuApp, MenuResult
 from bootmenu.tui.coreapi import OnChange
 from bootmenu.tui.custom import CustomScreen
 from bootmenu.tui.edit import EditScreen

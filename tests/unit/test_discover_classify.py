@@ -15,16 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bootmenu.discover.monitor import (
-    MountInfo,
-    classify,
-    find_mount,
-    matches,
-    natural_key,
-    parse_mountinfo,
-    udev_decode,
-)
+from bootmenu.discover.monitor import classify, find_mount, matches, natural_key, udev_decode
 from bootmenu.model import Device, DeviceKind, DeviceState
+from bootmenu.system.mounts import MountInfo, parse_mountinfo
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "udev"
 MIB = 1024 * 1024

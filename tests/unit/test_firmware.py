@@ -8,12 +8,12 @@ from uuid import UUID
 
 import pytest
 
-from bootmenu.boot import bootnext, handoff
+from bootmenu.boot import bootnext
 from bootmenu.core import Core
 from bootmenu.discover import firmware
 from bootmenu.discover.firmware import firmware_entries
 from bootmenu.model import BootEntry, Kind, Source, Volume
-from bootmenu.system import bootvars
+from bootmenu.system import bootvars, sysfs
 from bootmenu.system.bootvars import FirmwareKind, read_state
 from efi.devicepath import HardDrive, hd_file_path
 from efi.loadoption import LOAD_OPTION_ACTIVE, LoadOption
@@ -219,7 +219,7 @@ def test_core_marks_efi_entries_with_read_only_efivars(
 def test_core_marks_efi_entries_on_a_bios_boot(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(handoff, "EFI_DIR", tmp_path / "no-sys-firmware-efi")
+    monkeypatch.setattr(sysfs, "EFI_DIR", tmp_path / "no-sys-firmware-efi")
     core = Core(roots=[str(windows_esp(tmp_path))], config_file=None, cmdline="")
     (entry,) = core.start().entries
     assert entry.title == "Windows Boot Manager"
@@ -251,7 +251,7 @@ def test_core_tells_how_each_efi_entry_starts(tmp_path: Path) -> None:
 
 
 def test_core_route_on_a_bios_boot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(handoff, "EFI_DIR", tmp_path / "no-sys-firmware-efi")
+    monkeypatch.setattr(sysfs, "EFI_DIR", tmp_path / "no-sys-firmware-efi")
     core = Core(roots=[str(windows_esp(tmp_path))], config_file=None, cmdline="")
     view = core.start()
     (entry,) = view.entries
