@@ -24,7 +24,6 @@ used, and the plan's notes say why ("not payload: …").  See ``docs/efi.md``.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -33,14 +32,13 @@ from pathlib import Path
 from typing import Final
 from uuid import UUID
 
-from bootmenu.boot import handoff
+from bootmenu.boot import efiapp, handoff
 from bootmenu.config import EfiHandoff
-from bootmenu.errors import ERRORS, HandoffError, PathError
+from bootmenu.errors import HandoffError
 from bootmenu.model import BootEntry, Kind
 from bootmenu.system import bootvars, efivars, syscalls
-from bootmenu.system.fs import MAX_IMAGE_SIZE, normalize
+from bootmenu.system.fs import normalize
 from bootmenu.system.sysfs import SECTOR, SYS_CLASS_BLOCK
-from bootmenu.validate import inspect_image
 from efi.devicepath import DevicePath, HardDrive, hd_file_path
 from efi.loadoption import (
     LOAD_OPTION_ACTIVE,
@@ -260,23 +258,11 @@ class BootNext:
         self, entry: BootEntry, reader_for: handoff.ReaderFor, env: handoff.Environment
     ) -> tuple[list[handoff.Segment], list[str], str, str | None]:
         """The loader's segment (size, SHA-256), problems, the volume name and PARTUUID."""
-        if not entry.kernel:
-            return [], [], entry.root, None
-        try:
-            reader = reader_for(entry.root)
-        except ERRORS as e:
-            return [], [f"cannot read {entry.root}: {e}"], entry.root, None
-        try:
-            data = reader.read(entry.kernel, limit=MAX_IMAGE_SIZE)
-        except PathError as e:
-            return [], [str(e)], reader.volume.name, reader.volume.partuuid
-        info = inspect_image(data, expect=Kind.EFI.value, host_arch=env.host_arch)
-        problems = [f"{entry.kernel}: {p}" for p in info.problems]
-        source = f"{reader.volume.name}:{entry.kernel}"
-        segment = handoff.Segment(
-            "efi-application", source, len(data), hashlib.sha256(data).hexdigest()
-        )
-        return [segment], problems, reader.volume.name, reader.volume.partuuid
+        app = efiapp.read_application(entry, reader_for, env)
+        segments = [app.segment] if app.segment is not None else []
+        if app.volume is None:
+            return segments, list(app.problems), entry.root, None
+        return segments, list(app.problems), app.volume.name, app.volume.partuuid
 
     def plan(
         self, entry: BootEntry, reader_for: handoff.ReaderFor, env: handoff.Environment
@@ -301,18 +287,16 @@ class BootNext:
                 notes.append(f"creates {target.describe()}, marked as bootmenu's")
             notes.append("BootOrder is not changed; the firmware deletes BootNext once used")
         kernel = segments[0].source if segments else (target.describe() if target else "")
-        return handoff.Plan(
-            entry=entry,
-            method=handoff.Method.BOOTNEXT,
+        return efiapp.application_plan(
+            entry,
+            handoff.Method.BOOTNEXT,
             kernel=kernel,
-            initrd=(),
             cmdline="",
-            modules=(),
-            segments=tuple(segments),
+            segments=segments,
             reason="BootNext: the firmware starts the EFI application once after a reboot "
             "(kexec cannot start EFI applications)",
-            problems=tuple(dict.fromkeys(problems)),
-            notes=tuple(notes),
+            problems=problems,
+            notes=notes,
         )
 
     def load(
@@ -322,10 +306,7 @@ class BootNext:
         segments, problems, volume_name, partuuid = self._read(entry, reader_for, env)
         if problems:
             raise HandoffError(f'cannot start "{entry.title}": ' + "; ".join(problems))
-        planned = [(s.source, s.sha256) for s in plan.segments]
-        if planned != [(s.source, s.sha256) for s in segments]:
-            raise HandoffError(f"{entry.kernel} changed after it was checked; bootmenu does "
-                               "not start it")  # fmt: skip
+        efiapp.require_unchanged(plan, segments, entry.kernel)
         state = self._state()
         target = self._target(entry, state, volume_name, partuuid)
         number = target.number

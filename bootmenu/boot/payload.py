@@ -34,14 +34,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from bootmenu.boot import bootnext, handoff
+from bootmenu.boot import bootnext, efiapp, handoff
 from bootmenu.config import EfiHandoff
-from bootmenu.errors import ERRORS, FormatError, HandoffError
+from bootmenu.errors import FormatError, HandoffError
 from bootmenu.model import BootEntry, Kind
 from bootmenu.system import bootvars, efivars, syscalls
-from bootmenu.system.fs import MAX_IMAGE_SIZE
 from bootmenu.system.sysfs import SYS_CLASS_BLOCK
-from bootmenu.validate import inspect_image
 from efi import hob, trampoline, upl
 from efi.devicepath import hd_file_path
 from efi.loadoption import LOAD_OPTION_ACTIVE, LoadOption, boot_variable_name, encode_u16
@@ -590,25 +588,16 @@ class Payload:
                 segments.append(
                     handoff.Segment("payload", str(path), len(elf), hashlib.sha256(elf).hexdigest())
                 )
-        try:
-            reader = reader_for(entry.root)
-            data = reader.read(entry.kernel, limit=MAX_IMAGE_SIZE)
-        except ERRORS as e:
-            return segments, [*problems, str(e)], None, elf, path
-        info = inspect_image(data, expect=Kind.EFI.value, host_arch=env.host_arch)
-        problems.extend(f"{entry.kernel}: {p}" for p in info.problems)
-        segments.append(
-            handoff.Segment(
-                "efi-application",
-                f"{reader.volume.name}:{entry.kernel}",
-                len(data),
-                hashlib.sha256(data).hexdigest(),
-            )
-        )
+        app = efiapp.read_application(entry, reader_for, env)
+        problems.extend(app.problems)
+        if app.segment is None or app.volume is None:
+            return segments, problems, None, elf, path
+        segments.append(app.segment)
+        volume = app.volume
         option: LoadOption | None = None
         try:
             hd = bootnext.partition_hard_drive(
-                reader.volume.name, reader.volume.partuuid, sys_block=self.sys_block
+                volume.name, volume.partuuid, sys_block=self.sys_block
             )
             option = LoadOption(
                 LOAD_OPTION_ACTIVE,
@@ -631,18 +620,16 @@ class Payload:
                 f"({option.path}) through BootNext in its own variable store; the "
                 "firmware's variables are not touched"
             )
-        return handoff.Plan(
-            entry=entry,
-            method=handoff.Method.PAYLOAD,
+        return efiapp.application_plan(
+            entry,
+            handoff.Method.PAYLOAD,
             kernel=segments[-1].source if segments else entry.kernel,
-            initrd=(),
             cmdline=entry.cmdline,
-            modules=(),
-            segments=tuple(segments),
+            segments=segments,
             reason=f"kexec into the UEFI payload {path}: the EFI application starts without a "
             "firmware reset",
-            problems=tuple(dict.fromkeys(problems)),
-            notes=tuple(notes),
+            problems=problems,
+            notes=notes,
         )
 
     def load(
@@ -652,10 +639,7 @@ class Payload:
         segments, problems, option, elf, _ = self._read(entry, reader_for, env)
         if problems or option is None or elf is None:
             raise HandoffError(f'cannot start "{entry.title}": ' + "; ".join(problems))
-        if [(s.source, s.sha256) for s in segments] != [
-            (s.source, s.sha256) for s in plan.segments
-        ]:
-            raise HandoffError(f"{entry.kernel} or the payload changed after it was checked")
+        efiapp.require_unchanged(plan, segments, f"{entry.kernel} or the payload")
         machine = read_machine(**self.machine_files)
         log.info("payload: the machine as handed over: %s", machine.describe())
         layout = plan_segments(machine, elf, boot_variables(option))
