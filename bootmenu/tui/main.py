@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+import contextlib
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar, ParamSpec, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import OptionList, Static
 
@@ -31,6 +35,22 @@ MAIN_KEYS = [
     ("x", "shell"),
     ("?", "help"),
 ]
+
+
+P = ParamSpec("P")
+
+
+def _while_drawn(method: Callable[P, None]) -> Callable[P, None]:
+    """Redraw only while the screen holds its widgets: a timer or a core callback can still
+    fire while the app is closing and the widgets are being removed (NoMatches), which must
+    not end the menu with a traceback."""
+
+    @functools.wraps(method)
+    def redraw(*args: P.args, **kwargs: P.kwargs) -> None:
+        with contextlib.suppress(NoMatches):
+            method(*args, **kwargs)
+
+    return redraw
 
 
 class MainScreen(Screen[None]):
@@ -71,6 +91,7 @@ class MainScreen(Screen[None]):
     def entries(self) -> EntryList:
         return self.query_one(EntryList)
 
+    @_while_drawn
     def refresh_view(self) -> None:
         app = self.menu
         decision = app.decision
@@ -97,11 +118,13 @@ class MainScreen(Screen[None]):
         self.refresh_details()
         self.refresh_status()
 
+    @_while_drawn
     def refresh_details(self) -> None:
         entry = self.entries.highlighted_entry
         route = self.menu.view.routes.get(entry.id) if entry is not None else None
         self.query_one(EntryDetails).show(entry, route=route)
 
+    @_while_drawn
     def refresh_status(self) -> None:
         app = self.menu
         self.query_one(TitleBar).show(
@@ -113,6 +136,7 @@ class MainScreen(Screen[None]):
         )
         self.refresh_countdown()
 
+    @_while_drawn
     def refresh_countdown(self) -> None:
         text, remaining, waiting = self.menu.countdown_text()
         countdown = self.query_one(Countdown)
@@ -121,6 +145,7 @@ class MainScreen(Screen[None]):
         else:
             countdown.show_running(text, remaining, waiting)
 
+    @_while_drawn
     def notify_text(self, text: str) -> None:
         self.query_one("#message", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
 
