@@ -37,7 +37,7 @@ from bootmenu.model import BootEntry, DiskBootConfig, ImageInfo, Kind, Source, V
 from bootmenu.system import bootvars, efivars, run, syscalls, sysfs, sysinfo
 from bootmenu.system.fs import MAX_IMAGE_SIZE, VolumeReader
 from bootmenu.system.sysinfo import SystemInfo as SystemInfo
-from bootmenu.validate import INITRD_HEAD, inspect_image
+from bootmenu.validate import inspect_file, inspect_image
 from efi import uki
 
 # Plan and SystemInfo (imported "as" themselves) are re-exported: they are part of the front
@@ -651,13 +651,8 @@ class Core:
         for role, path, expect in files:
             try:
                 size = reader.size(path)
-                if role == "initrd":
-                    data, total = reader.read_head(path, INITRD_HEAD)
-                    info = inspect_image(data, total_size=total, expect=expect)
-                elif role == "kernel":
-                    info = inspect_image(reader.read(path), expect=expect)
-                else:
-                    info = None
+                checked = role in ("kernel", "initrd")
+                info = inspect_file(reader, path, expect=expect) if checked else None
                 reports.append(FileReport(role, path, size, info))
             except PathError as e:
                 reports.append(FileReport(role, path, None, None, str(e)))
@@ -705,11 +700,10 @@ class Core:
                     cmdline = (uki.parse_uki(data).cmdline or "").strip()
             for path in initrd:
                 try:
-                    head, total = reader.read_head(path, INITRD_HEAD)
+                    rd = inspect_file(reader, path, expect="initrd")
                 except PathError as e:
                     problems.append(str(e))
                     continue
-                rd = inspect_image(head, total_size=total, expect="initrd")
                 problems.extend(f"{path}: {p}" for p in rd.problems)
         return BootEntry(
             id=f"custom:{root}:{kernel}",

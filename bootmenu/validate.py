@@ -15,6 +15,7 @@ from bootmenu import arch
 from bootmenu.errors import FormatError
 from bootmenu.formats import bzimage, elf, initrd, multiboot
 from bootmenu.model import ImageInfo, Kind
+from bootmenu.system.fs import MAX_IMAGE_SIZE, VolumeReader
 from efi import loaders, pe, uki
 
 ELF_MAGIC = b"\x7fELF"
@@ -165,6 +166,20 @@ def inspect_image(
         problems=tuple(problems),
         details=info.details,
     )
+
+
+def inspect_file(
+    reader: VolumeReader, path: str, *, expect: str | None = None, host_arch: str | None = None
+) -> ImageInfo:
+    """Read ``path`` from ``reader``'s volume as much as its validator needs (an initrd's first
+    :data:`INITRD_HEAD` bytes and its size; any other image whole, up to ``MAX_IMAGE_SIZE``) and
+    :func:`inspect_image` it: the one way a file on a disk is checked, by the scanner, the
+    firmware entries, the menu's ``i`` and its custom entry.  PathError when it cannot be read."""
+    if expect == "initrd":
+        data, total = reader.read_head(path, INITRD_HEAD)
+        return inspect_image(data, total_size=total, expect=expect, host_arch=host_arch)
+    data = reader.read(path, limit=MAX_IMAGE_SIZE)
+    return inspect_image(data, expect=expect, host_arch=host_arch)
 
 
 def _kind_fits(expect: str, kind: str) -> bool:

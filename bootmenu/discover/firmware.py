@@ -25,8 +25,8 @@ from uuid import UUID
 from bootmenu.errors import PathError
 from bootmenu.model import BootEntry, Kind, Source, Volume
 from bootmenu.system.bootvars import FirmwareKind, FirmwareOption, FirmwareState, classify, entry_id
-from bootmenu.system.fs import MAX_IMAGE_SIZE, VolumeReader, normalize
-from bootmenu.validate import inspect_image
+from bootmenu.system.fs import VolumeReader, normalize
+from bootmenu.validate import inspect_file
 from efi import devicepath as dp
 from efi.devicepath import HardDrive
 from efi.loadoption import (
@@ -88,8 +88,7 @@ def _validate(
     if cache is not None and key in cache:
         return cache[key]
     try:
-        data = VolumeReader(volume).read(path, limit=MAX_IMAGE_SIZE)
-        info = inspect_image(data, expect=Kind.EFI.value, host_arch=host_arch)
+        info = inspect_file(VolumeReader(volume), path, expect=Kind.EFI.value, host_arch=host_arch)
         problems = tuple(f"{path}: {p}" for p in info.problems)
     except PathError as e:
         problems = (str(e),)

@@ -18,8 +18,8 @@ from bootmenu import arch
 from bootmenu.errors import FormatError, PathError
 from bootmenu.formats import bls, grubcfg, grubenv, osrelease, syslinux
 from bootmenu.model import BootEntry, DiskBootConfig, ImageInfo, Kind, Module, Source, Volume
-from bootmenu.system.fs import MAX_IMAGE_SIZE, VolumeReader, normalize
-from bootmenu.validate import INITRD_HEAD, inspect_image
+from bootmenu.system.fs import VolumeReader, normalize
+from bootmenu.validate import inspect_file, inspect_image
 from efi import loaders, pe, uki
 
 log = logging.getLogger(__name__)
@@ -557,14 +557,7 @@ class Scanner:
             result = f"{path}: the filesystem {root} is not available"
         else:
             try:
-                if expect == "initrd":
-                    data, total = reader.read_head(path, INITRD_HEAD)
-                    result = inspect_image(
-                        data, total_size=total, expect=expect, host_arch=self.host
-                    )
-                else:
-                    data = reader.read(path, limit=MAX_IMAGE_SIZE)
-                    result = inspect_image(data, expect=expect, host_arch=self.host)
+                result = inspect_file(reader, path, expect=expect, host_arch=self.host)
             except PathError as e:
                 result = str(e)
         self._image_cache[key] = result
