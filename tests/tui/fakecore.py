@@ -88,7 +88,10 @@ WINDOWS = BootEntry(
     source=Source.WINDOWS,
     root=NVME_ESP,
     kernel="/EFI/Microsoft/Boot/bootmgfw.efi",
-    problems=("starting EFI applications needs the BootNext path (not implemented yet)",),
+    problems=(
+        "this machine did not start through UEFI, so there is no firmware boot manager to hand "
+        "EFI applications to",
+    ),
 )
 DEBIAN_ARM = BootEntry(
     id="grub:debian",

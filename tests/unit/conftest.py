@@ -1,10 +1,10 @@
-"""Fixtures shared by the unit tests (each helper's fixtures in its own delimited block)."""
+"""Fixtures shared by the unit tests."""
 
 from __future__ import annotations
 
 import pytest
 
-# ---- H4 begin: real Multiboot test kernels, built by tests/mbkernel.py ----
+# Real Multiboot test kernels, built by tests/mbkernel.py.
 from tests.mbkernel import build_mb_kernel, missing_tools
 
 
@@ -16,6 +16,3 @@ def mb_kernels(tmp_path_factory: pytest.TempPathFactory) -> dict[int, bytes]:
         pytest.skip(f"binutils not installed (missing {', '.join(missing)})")
     out_dir = tmp_path_factory.mktemp("mbkernels")
     return {version: build_mb_kernel(version, out_dir).read_bytes() for version in (1, 2)}
-
-
-# ---- H4 end ----

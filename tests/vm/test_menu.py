@@ -1,4 +1,4 @@
-"""The menu under QEMU, driven like a person at a serial console (issue 5's VM tests).
+"""The menu under QEMU, driven like a person at a serial console.
 
 bootmenu's kernel and initramfs boot with ``bootmenu.mode=menu``; the test reads the screen the
 way a VT100 would show it (Textual draws with cursor movements, so the serial stream goes through

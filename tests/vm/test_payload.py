@@ -1,4 +1,4 @@
-"""EFI applications through kexec into the UEFI Universal Payload (issue 7's VM tests).
+"""EFI applications through kexec into the UEFI Universal Payload.
 
 OVMF starts bootmenu (its kernel and initramfs, the payload inside); one AHCI disk holds an ESP
 with two marker EFI applications (:mod:`tests.efi_marker`) and a BLS entry for each.  bootmenu
