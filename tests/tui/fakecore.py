@@ -7,13 +7,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from bootmenu import config as settings
 from bootmenu.autoboot import Decision, decide
-from bootmenu.boot.handoff import Method, Plan, Segment
+from bootmenu.boot.handoff import Plan
 from bootmenu.core import Attempt, FileItem, FileReport, Power, Progress, View
 from bootmenu.errors import BootmenuError, HandoffError
 from bootmenu.model import (
@@ -29,6 +28,7 @@ from bootmenu.model import (
 )
 from bootmenu.system.sysinfo import StorageRow, SystemInfo
 from bootmenu.tui.coreapi import CoreFactory, MenuCore, OnChange
+from tests import factories
 
 MiB = 1024 * 1024
 NVME_ROOT = "/dev/nvme0n1p2"
@@ -39,11 +39,9 @@ FEDORA_CMDLINE = "root=UUID=5c3a9e1d-7f2b-4e8a-9d1c-3b6f0a2e4d58 ro rhgb quiet"
 
 
 def fedora(version: str, *, default: bool = False) -> BootEntry:
-    return BootEntry(
+    return factories.linux(
         id=f"2a7f1c5e8d6a4f0b9c3e1d2f4a5b6c7d-{version}.conf",
         title="Fedora Linux 40 (Workstation Edition)",
-        kind=Kind.LINUX,
-        source=Source.BLS,
         root=NVME_ROOT,
         kernel=f"/vmlinuz-{version}",
         initrd=(f"/initramfs-{version}.img",),
@@ -58,45 +56,36 @@ def fedora(version: str, *, default: bool = False) -> BootEntry:
 
 FEDORA_NEW = fedora("6.8.9-300.fc40.x86_64", default=True)
 FEDORA_OLD = fedora("6.8.7-300.fc40.x86_64")
-XEN = BootEntry(
-    id="grub:xen",
+XEN = factories.multiboot(
     title="Xen hypervisor 4.17 with Fedora",
-    kind=Kind.MULTIBOOT,
-    source=Source.GRUB,
     root=NVME_ROOT,
+    cmdline="",
     kernel="/xen-4.17.gz",
     modules=(Module("/vmlinuz-6.8.9-300.fc40.x86_64", "root=/dev/nvme0n1p2"),),
     version="4.17",
     multiboot=2,
     origin="/grub2/grub.cfg",
 )
-ARCH_UKI = BootEntry(
+ARCH_UKI = factories.uki(
     id="arch-linux.efi",
     title="Arch Linux",
-    kind=Kind.UKI,
-    source=Source.UKI,
     root=NVME_ESP,
     kernel="/EFI/Linux/arch-linux.efi",
     cmdline="root=PARTLABEL=arch rw",
     version="6.9.1-arch1-1",
     origin="/EFI/Linux/arch-linux.efi",
 )
-WINDOWS = BootEntry(
+WINDOWS = factories.efi_app(
     id="windows:/EFI/Microsoft/Boot/bootmgfw.efi",
-    title="Windows Boot Manager",
-    kind=Kind.EFI,
-    source=Source.WINDOWS,
     root=NVME_ESP,
-    kernel="/EFI/Microsoft/Boot/bootmgfw.efi",
     problems=(
         "this machine did not start through UEFI, so there is no firmware boot manager to hand "
         "EFI applications to",
     ),
 )
-DEBIAN_ARM = BootEntry(
+DEBIAN_ARM = factories.linux(
     id="grub:debian",
     title="Debian GNU/Linux 12 (bookworm)",
-    kind=Kind.LINUX,
     source=Source.GRUB,
     root=USB,
     kernel="/boot/vmlinuz-6.1.0-21-arm64",
@@ -112,9 +101,9 @@ DEBIAN_ARM = BootEntry(
 ENTRIES = (FEDORA_NEW, FEDORA_OLD, XEN, ARCH_UKI, WINDOWS, DEBIAN_ARM)
 
 VOLUMES = (
-    Volume(NVME_ESP, Path("/run/bootmenu/nvme0n1p1"), "vfat", "4A1B-2C3D", "ESP"),
-    Volume(NVME_ROOT, Path("/run/bootmenu/nvme0n1p2"), "ext4", "5c3a9e1d", "fedora"),
-    Volume(USB, Path("/run/bootmenu/sda1"), "ext4", "0e6c1f2a", "debian-arm"),
+    factories.volume(NVME_ESP, fstype="vfat", uuid="4A1B-2C3D", label="ESP"),
+    factories.volume(NVME_ROOT, uuid="5c3a9e1d", label="fedora"),
+    factories.volume(USB, uuid="0e6c1f2a", label="debian-arm"),
 )
 
 
@@ -203,24 +192,6 @@ def make_config(**values: object) -> settings.Config:
     return settings.merge([layer])
 
 
-def plan_for(entry: BootEntry) -> Plan:
-    kernel = f"{entry.root}:{entry.kernel}"
-    segments = [Segment("kernel", kernel, 14_900_000, "a" * 64)]
-    segments += [Segment("initrd", f"{entry.root}:{p}", 69_100_000, "b" * 64) for p in entry.initrd]
-    segments.append(Segment("cmdline", "the entry's command line", len(entry.cmdline) + 1))
-    return Plan(
-        entry=entry,
-        method=Method.KEXEC_FILE_LOAD,
-        kernel=kernel,
-        initrd=tuple(f"{entry.root}:{p}" for p in entry.initrd),
-        cmdline=entry.cmdline,
-        modules=entry.modules,
-        segments=tuple(segments),
-        reason="kexec_file_load: the kernel is a 64-bit bzImage with an EFI stub",
-        notes=("if the running kernel refuses it, kexec-tools (kexec_load) is tried next",),
-    )
-
-
 @dataclass
 class FakeCore:
     """What the menu sees; tests change ``entries``/``devices`` and call :meth:`publish`."""
@@ -285,7 +256,7 @@ class FakeCore:
     ) -> Plan:
         self.calls.append(("boot", tuple(entries)))
         entry = entries[0]
-        plan = plan_for(entry)
+        plan = factories.plan(entry)
         total = sum(s.size for s in plan.segments if s.sha256)
         tell = progress or (lambda _: None)
         tell(Progress("read", entry, f"Reading and checking {plan.kernel}", 0, total))

@@ -14,8 +14,9 @@ from bootmenu.core import Core, View
 from bootmenu.errors import EXIT_SHELL
 from bootmenu.tui import app as tui_app
 from bootmenu.tui.app import MenuResult
+from tests import factories
 from tests.images import bzimage
-from tests.tui.fakecore import FEDORA_NEW, plan_for
+from tests.tui.fakecore import FEDORA_NEW
 
 
 @pytest.fixture
@@ -48,7 +49,7 @@ def fake_terminal(monkeypatch: pytest.MonkeyPatch, result: MenuResult) -> list[C
 def test_dry_run_prints_the_plan(
     boot: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    plan = plan_for(FEDORA_NEW)
+    plan = factories.plan(FEDORA_NEW)
     cores = fake_terminal(monkeypatch, MenuResult(0, plan, "'Fedora' (x): chosen in the menu"))
     status = cli.main(["menu", "--root", str(boot), "--config", "/nonexistent", "--dry-run"])
     assert status == 0

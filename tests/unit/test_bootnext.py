@@ -21,21 +21,13 @@ from bootmenu.system.fs import VolumeReader
 from efi.devicepath import HardDrive, hd_file_path
 from efi.loadoption import LOAD_OPTION_ACTIVE, LoadOption, parse_load_option
 from efi.variables import EfiVariable
+from tests import factories
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 GLOBAL = "8be4df61-93ca-11d2-aa0d-00e098032b8c"
 ESP_GUID = "3a9b5e62-2b36-4f24-9f3b-0c5a4a1b2c3d"
-ENV = handoff.Environment(
-    lockdown=None, kexec_file_load_available=True, kexec_tools=None, efi=True, host_arch="x86_64"
-)
-WINDOWS = BootEntry(
-    id="windows:/efi/microsoft/boot/bootmgfw.efi",
-    title="Windows Boot Manager",
-    kind=Kind.EFI,
-    source=Source.WINDOWS,
-    root="/dev/vda1",
-    kernel="/EFI/Microsoft/Boot/bootmgfw.efi",
-)
+ENV = factories.environment()
+WINDOWS = factories.efi_app(id="windows:/efi/microsoft/boot/bootmgfw.efi")
 # What efibootmgr writes for partition 1 (LBA 2048, 61440 sectors) and bootmgfw.efi.
 WINDOWS_FILE = "\\EFI\\Microsoft\\Boot\\bootmgfw.efi\0".encode("utf-16-le")
 WINDOWS_PATH = (

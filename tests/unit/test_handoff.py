@@ -27,9 +27,10 @@ from bootmenu.boot import handoff
 from bootmenu.boot.handoff import Environment, Method, Plan
 from bootmenu.boot.hooks import HookVeto
 from bootmenu.errors import HandoffError
-from bootmenu.model import BootEntry, Kind, Module, Source, Volume
+from bootmenu.model import BootEntry, Kind, Volume
 from bootmenu.system import run, syscalls
 from bootmenu.system.fs import VolumeReader
+from tests import factories
 from tests.debian import OSREL, append_section, build_uki, debian_bytes
 from tests.images import bzimage, initrd
 
@@ -38,13 +39,7 @@ KEXEC = "/usr/sbin/kexec"
 CMDLINE = "root=UUID=0b2a1b7c-3c4f-4e37-9d38-7d1c0d51a3a9 ro quiet"
 PE_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "pe"
 HANDOFF = handoff.Handoff(handoff.kexec_handlers())
-ENV = Environment(
-    lockdown="none",
-    kexec_file_load_available=True,
-    kexec_tools=KEXEC,
-    efi=True,
-    host_arch="x86_64",
-)
+ENV = factories.environment(lockdown="none", kexec_tools=KEXEC)
 LOCKED = replace(ENV, lockdown="integrity")
 PROC_FD = re.compile(r"/proc/\d+/fd/\d+")
 
@@ -142,17 +137,7 @@ def put(volume: Path, name: str, data: bytes) -> bytes:
 
 
 def linux_entry(**changes: Any) -> BootEntry:
-    entry = BootEntry(
-        id="debian-6.1",
-        title="Debian GNU/Linux 12, 6.1",
-        kind=Kind.LINUX,
-        source=Source.BLS,
-        root=ROOT,
-        kernel="/vmlinuz-6.1",
-        initrd=("/initrd.img-6.1",),
-        cmdline=CMDLINE,
-    )
-    return replace(entry, **changes)
+    return factories.linux(**{"root": ROOT, "cmdline": CMDLINE, **changes})
 
 
 def odd_initrd(text: str) -> bytes:
@@ -610,16 +595,7 @@ def small_uki(sections: dict[str, bytes]) -> bytes:
 
 
 def uki_entry(**changes: Any) -> BootEntry:
-    entry = BootEntry(
-        id="debian-6.1.efi",
-        title="Debian GNU/Linux 12 (bookworm)",
-        kind=Kind.UKI,
-        source=Source.UKI,
-        root=ROOT,
-        kernel="/EFI/Linux/debian-6.1.efi",
-        cmdline=CMDLINE,
-    )
-    return replace(entry, **changes)
+    return factories.uki(**{"root": ROOT, "cmdline": CMDLINE, **changes})
 
 
 @pytest.fixture
@@ -734,18 +710,7 @@ def test_debian_uki(volume: Path, tmp_path: Path, system: FakeSystem) -> None:
 
 
 def mb_entry(version: int | None, **changes: Any) -> BootEntry:
-    entry = BootEntry(
-        id="grub:xen",
-        title="Xen hypervisor",
-        kind=Kind.MULTIBOOT,
-        source=Source.GRUB,
-        root=ROOT,
-        kernel="/boot/xen.elf",
-        cmdline="dom0_mem=1024M console=com1",
-        modules=(Module("/boot/vmlinuz-6.1", "root=/dev/vda2 ro"), Module("/boot/initrd.img")),
-        multiboot=version,
-    )
-    return replace(entry, **changes)
+    return factories.multiboot(**{"root": ROOT, "multiboot": version, **changes})
 
 
 @pytest.mark.parametrize("version", [1, 2])
@@ -837,14 +802,7 @@ def test_module_path_with_space_is_refused() -> None:
 
 
 def efi_entry() -> BootEntry:
-    return BootEntry(
-        id="windows",
-        title="Windows Boot Manager",
-        kind=Kind.EFI,
-        source=Source.WINDOWS,
-        root="/dev/vda1",
-        kernel="/EFI/Microsoft/Boot/bootmgfw.efi",
-    )
+    return factories.efi_app()
 
 
 def efi_handoff() -> handoff.Handoff:
@@ -887,7 +845,7 @@ class FakeBootNext:
     def plan(
         self, entry: BootEntry, reader_for: Callable[[str], VolumeReader], env: Environment
     ) -> Plan:
-        return Plan(entry, self.method, entry.kernel, (), "", (), (), "bootnext: test")
+        return factories.plan(entry, method=self.method, segments=(), reason="bootnext: test")
 
     def load(self, plan: Plan, reader_for: Callable[[str], VolumeReader], env: Environment) -> None:
         pass

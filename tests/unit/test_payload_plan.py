@@ -14,10 +14,11 @@ import pytest
 from bootmenu.boot import handoff, payload
 from bootmenu.config import EfiHandoff
 from bootmenu.errors import HandoffError
-from bootmenu.model import BootEntry, Kind, Source
+from bootmenu.model import BootEntry, Source
 from efi import hob, trampoline, upl
 from efi.devicepath import HardDrive, hd_file_path
 from efi.loadoption import LOAD_OPTION_ACTIVE, LoadOption, parse_load_option
+from tests import factories
 
 FIX = Path(__file__).parent.parent / "fixtures" / "payload" / "ovmf-q35-2g"
 MINI = (Path(__file__).parent.parent / "fixtures" / "upl" / "mini.elf").read_bytes()
@@ -153,10 +154,9 @@ def fake_sysfs(root: Path, pci_class: str, vendor: str = "0x8086", device: str =
 
 
 def entry(root: str = "/dev/sda1") -> BootEntry:
-    return BootEntry(
+    return factories.efi_app(
         id="esp-marker2",
         title="Marker 2",
-        kind=Kind.EFI,
         source=Source.EFI_REMOVABLE,
         root=root,
         kernel="/EFI/marker2.efi",
@@ -164,15 +164,7 @@ def entry(root: str = "/dev/sda1") -> BootEntry:
 
 
 def env(**kw: object) -> handoff.Environment:
-    args: dict[str, object] = {
-        "lockdown": None,
-        "kexec_file_load_available": True,
-        "kexec_tools": None,
-        "efi": True,
-        "host_arch": "x86_64",
-    }
-    args.update(kw)
-    return handoff.Environment(**args)  # type: ignore[arg-type]
+    return factories.environment(**kw)
 
 
 def test_disk_controller_from_sysfs(tmp_path: Path) -> None:
