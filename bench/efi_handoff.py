@@ -34,7 +34,7 @@ from pathlib import Path
 from bench.bench import prepare
 from tests.vm.conftest import REPO
 from tests.vm.qemu import Disk, Machine, MachineError, accel
-from tests.vm.test_menu import ENTER, Screen, wait_for_cursor
+from tests.vm.screen import ENTER, Screen, wait_for_cursor
 from tests.vm.test_payload import FAILED, SECOND_MARKER, SECOND_TITLE, build_disk
 
 LEFT: dict[str, str] = {

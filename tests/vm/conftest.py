@@ -29,6 +29,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 # Every boot of bootmenu gets these (the command line external checks use), then the test's.
 BASE_APPEND = "console=ttyS0 bootmenu.timeout=0"
+# bootmenu's headless mode, named explicitly: the tests check its logged decision.  The
+# initramfs' default mode (the menu) is booted by test_boot's first test with exactly the
+# command line external checks use, "console=ttyS0 bootmenu.timeout=0".
+AUTOBOOT = "bootmenu.mode=autoboot"
 # What ends a test at once: bootmenu never returns when it boots something.
 BOOTMENU_FAILED = (
     r"bootmenu-init: bootmenu exited with status \d+",
@@ -149,6 +153,10 @@ class BootResult:
         """bootmenu's own log lines (``bootmenu: …``), without carriage returns."""
         lines = self.output.replace("\r", "").splitlines()
         return [line[line.index("bootmenu: ") :] for line in lines if "bootmenu: " in line]
+
+
+# boot_bootmenu's function: ``boot(disks, marker, firmware=…, append=…, bus=…)``.
+Boot = Callable[..., BootResult]
 
 
 @pytest.fixture

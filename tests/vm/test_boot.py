@@ -22,17 +22,11 @@ from pathlib import Path
 import pytest
 
 from tests.vm import disks
-from tests.vm.conftest import BootResult
+from tests.vm.conftest import AUTOBOOT, Boot, BootResult
 from tests.vm.targets import MB_EXIT_STATUS, TARGET_EXIT_STATUS, TARGET_LINE, mb_line
 
 pytestmark = pytest.mark.vm
 
-# bootmenu's headless mode, named explicitly: the tests check its logged decision.  The initramfs'
-# default mode (the menu, once it exists) is booted by the first test with exactly the command
-# line external checks use, "console=ttyS0 bootmenu.timeout=0".
-AUTOBOOT = "bootmenu.mode=autoboot"
-
-Boot = Callable[..., BootResult]
 MakeDisk = Callable[..., Path]
 
 

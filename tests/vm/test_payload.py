@@ -33,8 +33,8 @@ from tests.efi_marker import build_marker_app
 from tests.vm import disks
 from tests.vm.conftest import Artifacts
 from tests.vm.qemu import Bus, Disk, Machine
+from tests.vm.screen import DOWN, ENTER, Screen, wait_for_cursor
 from tests.vm.targets import TARGET_EXIT_STATUS, TARGET_LINE, Targets
-from tests.vm.test_menu import DOWN, ENTER, Screen, wait_for_cursor
 
 pytestmark = pytest.mark.vm
 

@@ -28,10 +28,10 @@ import pyte
 import pytest
 
 from tests.vm import disks
+from tests.vm.conftest import AUTOBOOT, Boot
 from tests.vm.qemu import MachineError
+from tests.vm.screen import COLUMNS, ROWS
 from tests.vm.targets import TARGET_EXIT_STATUS, TARGET_LINE, Targets
-from tests.vm.test_boot import AUTOBOOT, Boot
-from tests.vm.test_menu import COLUMNS, ROWS
 
 pytestmark = pytest.mark.vm
 
