@@ -706,47 +706,53 @@ class KexecHandler:
         unload(env)
 
 
-class KexecFileLoad(KexecHandler):
-    """Linux kernels and UKIs through kexec_file_load (plans kexec_load when the kernel would
-    be refused and lockdown allows it)."""
+class _LinuxKexec(KexecHandler):
+    """What the two ways of loading a Linux kernel or a UKI share: the entries they take, the
+    plan (the same files and checks), the load but for the system call."""
 
-    method: Method = Method.KEXEC_FILE_LOAD
     kinds: frozenset[Kind] = frozenset({Kind.LINUX, Kind.UKI})
+    file_load: bool
 
     def accepts(self, entry: BootEntry, env: Environment) -> str | None:
         if entry.kind not in self.kinds:
             return f"it starts only Linux kernels and UKIs, not {entry.kind.value} entries"
-        if not env.kexec_file_load_available:
-            return "this kernel has no kexec_file_load system call"
-        return None
+        return self._unavailable(env)
+
+    def _unavailable(self, env: Environment) -> str | None:
+        raise NotImplementedError
 
     def plan(self, entry: BootEntry, reader_for: ReaderFor, env: Environment) -> Plan:
         return _plan_kexec(entry, reader_for, env)
 
     def load(self, plan: Plan, reader_for: ReaderFor, env: Environment) -> None:
-        _load_kexec(plan, reader_for, env, file_load=True)
+        _load_kexec(plan, reader_for, env, file_load=self.file_load)
 
 
-class KexecLoad(KexecHandler):
+class KexecFileLoad(_LinuxKexec):
+    """Linux kernels and UKIs through kexec_file_load (plans kexec_load when the kernel would
+    be refused and lockdown allows it)."""
+
+    method: Method = Method.KEXEC_FILE_LOAD
+    file_load = True
+
+    def _unavailable(self, env: Environment) -> str | None:
+        if not env.kexec_file_load_available:
+            return "this kernel has no kexec_file_load system call"
+        return None
+
+
+class KexecLoad(_LinuxKexec):
     """Linux kernels and UKIs (their .linux) through kexec-tools and kexec_load."""
 
     method: Method = Method.KEXEC_LOAD
-    kinds: frozenset[Kind] = frozenset({Kind.LINUX, Kind.UKI})
+    file_load = False
 
-    def accepts(self, entry: BootEntry, env: Environment) -> str | None:
-        if entry.kind not in self.kinds:
-            return f"it starts only Linux kernels and UKIs, not {entry.kind.value} entries"
+    def _unavailable(self, env: Environment) -> str | None:
         if env.locked_down:
             return f"lockdown ({env.lockdown}) allows only kexec_file_load"
         if env.kexec_tools is None:
             return "kexec-tools is not installed"
         return None
-
-    def plan(self, entry: BootEntry, reader_for: ReaderFor, env: Environment) -> Plan:
-        return _plan_kexec(entry, reader_for, env)
-
-    def load(self, plan: Plan, reader_for: ReaderFor, env: Environment) -> None:
-        _load_kexec(plan, reader_for, env, file_load=False)
 
 
 class Multiboot(KexecHandler):
