@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from bootmenu import config as settings
 from bootmenu.autoboot import Decision, decide
-from bootmenu.boot import bootnext, handoff
+from bootmenu.boot import bootnext, handoff, kexec
 from bootmenu.boot.handoff import Plan as Plan
 from bootmenu.discover import firmware
 from bootmenu.discover.roots import volume_for_directory
@@ -390,7 +390,7 @@ class Core:
             handlers = handoff.Handoff(
                 (
                     payload.Payload(setting=setting, efivars_dir=self.efivars_dir),
-                    *handoff.kexec_handlers(),
+                    *kexec.kexec_handlers(),
                     bootnext.BootNext(directory=self.efivars_dir, setting=setting),
                 )
             )

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from bootmenu.boot import bootnext, efiapp, handoff
+from bootmenu.boot import bootnext, efiapp, handoff, kexec
 from bootmenu.config import EfiHandoff
 from bootmenu.errors import FormatError, HandoffError
 from bootmenu.model import BootEntry, Kind
@@ -655,4 +655,4 @@ class Payload:
             raise HandoffError(f"kexec_load refused the payload: {e.strerror or e}") from e
 
     def undo(self, env: handoff.Environment) -> None:
-        handoff.unload(env)
+        kexec.unload(env)

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from bootmenu.boot import handoff
+from bootmenu.boot import handoff, kexec
 from bootmenu.boot.handoff import Environment, Method, Plan
 from bootmenu.boot.hooks import HookVeto
 from bootmenu.errors import HandoffError
@@ -38,7 +38,7 @@ ROOT = "/dev/vda2"
 KEXEC = "/usr/sbin/kexec"
 CMDLINE = "root=UUID=0b2a1b7c-3c4f-4e37-9d38-7d1c0d51a3a9 ro quiet"
 PE_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "pe"
-HANDOFF = handoff.Handoff(handoff.kexec_handlers())
+HANDOFF = handoff.Handoff(kexec.kexec_handlers())
 ENV = factories.environment(lockdown="none", kexec_tools=KEXEC)
 LOCKED = replace(ENV, lockdown="integrity")
 PROC_FD = re.compile(r"/proc/\d+/fd/\d+")
@@ -795,7 +795,7 @@ def test_multiboot_refused_under_lockdown_and_elsewhere() -> None:
 
 def test_module_path_with_space_is_refused() -> None:
     with pytest.raises(HandoffError, match="whose path has a space"):
-        handoff.kexec_tools_multiboot_argv(KEXEC, 1, "/k", [("/a b", "")], "")
+        kexec.kexec_tools_multiboot_argv(KEXEC, 1, "/k", [("/a b", "")], "")
 
 
 # -- EFI applications and the registry ------------------------------------------------------------
@@ -812,7 +812,7 @@ def efi_handoff() -> handoff.Handoff:
     return handoff.Handoff(
         (
             payload.Payload(paths=(Path("/nonexistent/UniversalPayload.elf"),)),
-            *handoff.kexec_handlers(),
+            *kexec.kexec_handlers(),
             bootnext.BootNext(directory="/nonexistent/efivars"),
         )
     )
@@ -856,7 +856,7 @@ class FakeBootNext:
 
 def test_the_first_handler_that_accepts_is_used_in_the_order_given() -> None:
     fake = FakeBootNext()
-    both = handoff.Handoff((*handoff.kexec_handlers(), fake))
+    both = handoff.Handoff((*kexec.kexec_handlers(), fake))
 
     assert both.route(efi_entry(), ENV).require() is fake
     assert both.route(linux_entry(), ENV).require().method is Method.KEXEC_FILE_LOAD
@@ -886,7 +886,7 @@ def test_execute_jumps_and_undoes_the_way_the_handler_says(
     with pytest.raises(HandoffError, match="a bootnext plan given to the kexec_file_load"):
         handoff.execute(
             plan,
-            handoff.KexecFileLoad(),
+            kexec.KexecFileLoad(),
             readers(Path("/nonexistent")),
             ENV,
             hooks_dir=None,
