@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bootmenu.discover.monitor import classify, find_mount, matches, natural_key, udev_decode
+from bootmenu.discover.devices import classify, find_mount, matches, natural_key, udev_decode
 from bootmenu.model import Device, DeviceKind, DeviceState
 from bootmenu.system.mounts import MountInfo, parse_mountinfo
 
@@ -385,7 +385,7 @@ def test_matches_specs() -> None:
 
 
 def test_sys_path_key_orders_disks_by_their_place_in_the_machine() -> None:
-    from bootmenu.discover.monitor import sys_path_key
+    from bootmenu.discover.devices import sys_path_key
 
     sda = "/sys/devices/pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0/block/sda"
     sdb = "/sys/devices/pci0000:00/0000:00:1f.2/ata2/host1/target1:0:0/1:0:0:0/block/sdb"
