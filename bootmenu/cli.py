@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 from bootmenu import __version__
 from bootmenu import config as settings
 from bootmenu.boot.handoff import Plan
-from bootmenu.core import Attempt, Core, View
+from bootmenu.core import PROC_CMDLINE, Attempt, Core, View
 from bootmenu.errors import (
     ERRORS,
     EXIT_ERROR,
@@ -105,6 +105,22 @@ def build_parser() -> argparse.ArgumentParser:
     _scan_options(p_auto, boots=True)
     p_menu = sub.add_parser("menu", help="show the boot menu on this terminal")
     _scan_options(p_menu, boots=True)
+    p_unlock = sub.add_parser(
+        "unlock",
+        help="ask for the menu's password on this terminal (exit 0: given, or none is set); "
+        "the initramfs' /init asks it before any shell",
+    )
+    p_unlock.add_argument(
+        "--config", metavar="FILE", default=settings.SYSTEM_FILE,
+        help=f"bootmenu's settings file (default {settings.SYSTEM_FILE})",
+    )  # fmt: skip
+    p_unlock.add_argument(
+        "--for", dest="purpose", metavar="TEXT", default="open the rescue shell",
+        help="what the password is for, as the prompt says it",
+    )  # fmt: skip
+    p_unlock.add_argument(
+        "--tries", type=int, default=3, metavar="N", help="wrong passwords before giving up"
+    )
     for p in (parser, p_list, p_boot, p_auto, p_menu):
         settings.add_help_epilog(p)
     return parser
@@ -302,12 +318,50 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return EXIT_OK if report["bootable"] else EXIT_ERROR
 
 
+def cmd_unlock(args: argparse.Namespace) -> int:
+    """The password, asked on this terminal with the menu's delays (none set: at once 0)."""
+    import getpass
+    import signal
+
+    from bootmenu.password import Attempts
+
+    # Neither Ctrl+Z nor Ctrl+\\ may stop or kill the question instead of answering it (a stopped
+    # child would hang /init); Ctrl+C ends it unanswered (status 130).
+    for sig in (signal.SIGTSTP, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_IGN)
+    try:
+        cmdline = PROC_CMDLINE.read_text()
+    except OSError:
+        cmdline = ""
+    config, warnings = settings.load(system_file=args.config, cmdline=cmdline)
+    for warning in warnings:
+        log.warning("%s", warning)
+    if config.password is None:
+        log.info("no password is set")
+        return EXIT_OK
+    attempts = Attempts()
+    for _ in range(max(1, args.tries)):
+        try:
+            typed = getpass.getpass(f"Password to {args.purpose}: ")
+        except EOFError:
+            break
+        if attempts.wait_left() >= 1:
+            print(f"Checking in {attempts.wait_left():.0f} s…", flush=True)
+        if attempts.check(config.password, typed):
+            log.info("password accepted")
+            return EXIT_OK
+        print(f"Wrong password (attempt {attempts.failures}).", flush=True)
+    log.warning("the password was not given")
+    return EXIT_ERROR
+
+
 COMMANDS = {
     "list": cmd_list,
     "inspect": cmd_inspect,
     "boot": cmd_boot,
     "autoboot": cmd_autoboot,
     "menu": cmd_menu,
+    "unlock": cmd_unlock,
 }
 
 
@@ -330,7 +384,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command is None:
             raise UsageError(
-                "bootmenu: a command is required (list, inspect, boot, autoboot, menu); see --help"
+                "bootmenu: a command is required (list, inspect, boot, autoboot, menu, unlock); "
+                "see --help"
             )
         return COMMANDS[args.command](args)
     except (UsageError, ConfigError) as e:

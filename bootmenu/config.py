@@ -583,8 +583,11 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         PasswordHash(),
         None,
         "A password the menu asks for before editing a command line (e), adding a custom entry "
-        "(n) or starting the rescue shell (x); booting the listed entries needs none. A hash, "
-        "never the password: see docs/menu.md for how to make one. Not set: no password.",
+        "(n), starting the rescue shell (x, and /init's shell) or leaving the menu; booting the "
+        "listed entries needs none. A hash, never the password: see docs/menu.md for how to make "
+        "one. Not set: no password. Built into the initramfs (/etc/bootmenu.toml) it cannot be "
+        "changed from the kernel command line; set only with `bootmenu.password=`, anyone who can "
+        "edit the kernel command line can change it (see docs/security.md).",
         disk=False,
     ),
 )
@@ -917,6 +920,17 @@ def load(
     )
     kernel, found = parse_cmdline(cmdline)
     warnings.extend(found)
+    if system is not None and system.values.get("password") and "password" in kernel.values:
+        # The owner built a password into the initramfs: whoever can edit the kernel command
+        # line (a firmware boot entry, an unsigned UKI's .cmdline) must not replace it.
+        kernel = Layer(
+            kernel.origin,
+            MappingProxyType({k: v for k, v in kernel.values.items() if k != "password"}),
+        )
+        warnings.append(
+            f"{ORIGIN_CMDLINE}: bootmenu.password= ignored: the initramfs has a password built "
+            f"in ({system_origin}), which the kernel command line cannot change"
+        )
     layers = [system] if system else []
     if disk_text is not None:
         early = merge([*layers, kernel, options])

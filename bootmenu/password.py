@@ -22,7 +22,8 @@ import hashlib
 import hmac
 import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Final
 
 # sha512-crypt
@@ -143,6 +144,53 @@ def verify(hashed: str, password: str) -> bool:
         checksum = hashlib.pbkdf2_hmac("sha256", password.encode(), salt_bytes, iterations)
         return hmac.compare_digest(checksum, expected)
     return False
+
+
+# After a wrong password the next try waits: 1 s after the first, doubling up to 30 s, so that
+# guessing at a keyboard (or a script typing on a serial line) is slow.
+FIRST_DELAY: Final = 1.0
+MAX_DELAY: Final = 30.0
+
+
+def retry_delay(failures: int) -> float:
+    """Seconds to wait before the next try after ``failures`` wrong passwords in a row."""
+    if failures <= 0:
+        return 0.0
+    return min(FIRST_DELAY * 2.0 ** (failures - 1), MAX_DELAY)
+
+
+class Attempts:
+    """Wrong passwords in a row in one session, and when the next try may be checked: closing
+    and reopening a prompt does not shorten the wait.  One check at a time (the menu checks in
+    a worker thread, /init's ``bootmenu unlock`` in its only thread)."""
+
+    def __init__(
+        self,
+        delay: Callable[[int], float] = retry_delay,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.failures = 0
+        self.delay = delay
+        self.clock = clock
+        self.not_before = 0.0
+
+    def wait_left(self) -> float:
+        """Seconds until the next try is checked (0: now)."""
+        return max(0.0, self.not_before - self.clock())
+
+    def check(self, hashed: str, typed: str, sleep: Callable[[float], None] | None = None) -> bool:
+        """Wait out the delay of the previous failure, then check ``typed`` (slow on purpose:
+        call it off the UI thread).  A failure makes the next try wait longer."""
+        left = self.wait_left()
+        if left > 0:
+            (sleep or time.sleep)(left)
+        if verify(hashed, typed):
+            self.failures = 0
+            self.not_before = 0.0
+            return True
+        self.failures += 1
+        self.not_before = self.clock() + self.delay(self.failures)
+        return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:

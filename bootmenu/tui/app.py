@@ -27,12 +27,13 @@ from typing import ClassVar, Final
 
 from textual import events, work
 from textual.app import App, SuspendNotSupported
-from textual.binding import BindingType
+from textual.binding import Binding, BindingType
 
 from bootmenu.autoboot import Decision
 from bootmenu.core import Plan, Power, View
 from bootmenu.errors import ERRORS, EXIT_ERROR, EXIT_OK, EXIT_SHELL
 from bootmenu.model import BootEntry
+from bootmenu.password import Attempts
 from bootmenu.tui.coreapi import CoreFactory, MenuCore, OnChange
 from bootmenu.tui.logbuffer import LogBuffer
 from bootmenu.tui.messages import Started, ViewChanged
@@ -82,11 +83,24 @@ def default_theme() -> str:
     return "ansi-dark" if term in ANSI_TERMS or term.startswith("vt") else "textual-dark"
 
 
-class BootmenuApp(App[MenuResult]):
+# Keys that end a terminal program (Textual's Ctrl+Q and Ctrl+C; with signals off, Ctrl+\\ and
+# Ctrl+Z arrive as keys too): bound with priority, so that no screen or field sees them first.
+ENDING_KEYS: Final = "ctrl+q,ctrl+c,ctrl+backslash,ctrl+z"
+ENDING_WORDS: Final = (
+    "This key does not leave the boot manager: p reboots or powers off, x opens the rescue shell."
+)
+
+
+class BootmenuApp(App[MenuResult], inherit_bindings=False):
     CSS_PATH = "bootmenu.tcss"
     ENABLE_COMMAND_PALETTE = False
-    # No Ctrl+Q/Ctrl+C quit: in the initramfs there is nothing to quit to.
-    BINDINGS: ClassVar[list[BindingType]] = []
+    # Not Textual's own bindings (inherit_bindings=False: its Ctrl+Q quits at once, whatever the
+    # screen, the password prompt included): in the initramfs nothing ends the menu, and with a
+    # password nothing ends it without the password (docs/security.md).
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(ENDING_KEYS, "ending_key", show=False, priority=True, system=True),
+        Binding("ctrl+d", "nothing", show=False, system=True),
+    ]
     TITLE = "bootmenu"
 
     def __init__(
@@ -119,6 +133,7 @@ class BootmenuApp(App[MenuResult]):
         self.elapsed = 0  # countdown seconds gone by
         self.booting = False
         self.unlocked = False
+        self.attempts = Attempts()
         self.rescanning = False
         self.busy_reason: str | None = "starting"
         # The latest view the core called ready (settled, or waiting given up): the only one
@@ -349,7 +364,7 @@ class BootmenuApp(App[MenuResult]):
             else:
                 log.info("password not given; %s cancelled", purpose)
 
-        self.push_screen(PasswordScreen(hashed, purpose), done)
+        self.push_screen(PasswordScreen(hashed, purpose, self.attempts), done)
 
     @work(thread=True, exit_on_error=False, group="rescan")
     def rescan(self) -> None:
@@ -413,8 +428,28 @@ class BootmenuApp(App[MenuResult]):
         if main is not None:
             main.notify_text(text)  # type: ignore[attr-defined]
 
+    @property
+    def password_set(self) -> bool:
+        return self._core is not None and self._core.config.password is not None
+
     def quit_menu(self) -> None:
+        """Leave the menu (outside the initramfs only; with a password, once it is given)."""
+        if self.initramfs:
+            self.say("This is the boot manager: p reboots or powers off, x opens a shell.")
+            return
+        self.require_password("leave the menu", lambda: self.exit(MenuResult(EXIT_OK)))
+
+    def action_ending_key(self) -> None:
+        """Ctrl+Q, Ctrl+C…: on a workstation without a password they leave, as in any program;
+        in the initramfs or with a password they only say what to do instead."""
+        if self.initramfs or self.password_set:
+            log.info("a key that ends programs was ignored (the boot manager keeps running)")
+            self.say(ENDING_WORDS)
+            return
         self.exit(MenuResult(EXIT_OK))
+
+    def action_nothing(self) -> None:
+        """Ctrl+D outside a text field: nothing (it is not 'end of input' here)."""
 
 
 def run_menu(core_factory: CoreFactory, *, dry_run: bool = False) -> MenuResult:

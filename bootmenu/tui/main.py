@@ -223,7 +223,4 @@ class MainScreen(Screen[None]):
         self.app.push_screen(HelpScreen())
 
     def action_quit_menu(self) -> None:
-        if self.menu.initramfs:
-            self.notify_text("This is the boot manager: p reboots or powers off, x opens a shell.")
-            return
         self.menu.quit_menu()

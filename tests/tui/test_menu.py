@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from pathlib import Path
@@ -401,7 +402,7 @@ def test_password_guards_edit_custom_and_shell_once_given() -> None:
             assert isinstance(app.screen, MainScreen)
         assert core.called("rescue_shell") == []
         await pilot.press("e", *"guess", "enter")
-        assert "Wrong password (attempt 1)" in text(app)
+        await wait_for(pilot, lambda: "Wrong password (attempt 1)" in text(app))
         await pilot.press(*"secret", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, EditScreen))
         assert "secret" not in text(app)
@@ -410,6 +411,96 @@ def test_password_guards_edit_custom_and_shell_once_given() -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, CustomScreen))
 
     run(script, config=make_config(timeout=5, password=HASH))
+
+
+ENDING = ("ctrl+q", "ctrl+c", "ctrl+backslash", "ctrl+z", "ctrl+d")
+
+
+@pytest.mark.parametrize("where", ["initramfs", "workstation-with-password"])
+def test_no_key_ends_the_menu_in_the_initramfs_or_without_the_password(where: str) -> None:
+    """Ctrl+Q (Textual's quit), Ctrl+C, Ctrl+\\, Ctrl+Z, Ctrl+D: not on the main screen, not on
+    the password prompt; with a password, q asks for it."""
+
+    async def script(pilot: P, app: BootmenuApp, core: FakeCore) -> None:
+        for key in ENDING:
+            await pilot.press(key)
+            await pilot.pause(0.05)
+            assert app.return_value is None, key
+        assert "This key does not leave the boot manager" in text(app)
+        await pilot.press("x")  # the password prompt: the keys do not get past it either
+        await wait_for(pilot, lambda: isinstance(app.screen, PasswordScreen))
+        for key in ENDING:
+            await pilot.press(key)
+            await pilot.pause(0.05)
+            assert app.return_value is None and isinstance(app.screen, PasswordScreen), key
+        await pilot.press("escape")
+        await pilot.press("q")
+        if where == "initramfs":
+            assert "This is the boot manager" in text(app)
+        else:
+            await wait_for(pilot, lambda: isinstance(app.screen, PasswordScreen))
+            await pilot.press(*"secret", "enter")
+            await wait_for(pilot, lambda: app.return_value is not None)
+
+    app, core = run(
+        script, initramfs=where == "initramfs", config=make_config(timeout=-1, password=HASH)
+    )
+    assert core.called("rescue_shell") == []
+    if where == "initramfs":
+        assert app.return_value is None
+    else:
+        assert app.return_value is not None and app.return_value.status == EXIT_OK
+
+
+def test_ctrl_q_leaves_a_menu_without_a_password_on_a_workstation() -> None:
+    async def script(pilot: P, app: BootmenuApp, core: FakeCore) -> None:
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: app.return_value is not None)
+
+    app, _core = run(script, config=make_config(timeout=-1))
+    assert app.return_value is not None and app.return_value.status == EXIT_OK
+
+
+def shows(app: BootmenuApp, words: str) -> bool:
+    return words in text(app)
+
+
+def test_wrong_passwords_wait_longer_and_are_checked_off_the_ui_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bootmenu import password
+
+    threads: list[bool] = []
+    real_verify = password.verify
+
+    def verify(hashed: str, typed: str) -> bool:
+        threads.append(threading.current_thread() is threading.main_thread())
+        return real_verify(hashed, typed)
+
+    monkeypatch.setattr(password, "verify", verify)
+
+    async def script(pilot: P, app: BootmenuApp, core: FakeCore) -> None:
+        app.attempts.delay = lambda failures: 0.2 * failures  # the real ones: 1, 2, 4… s
+        await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(app.screen, PasswordScreen))
+        field = app.screen.query_one(Input)
+        for attempt in (1, 2):
+            await pilot.press(*"guess", "enter")
+            await wait_for(pilot, functools.partial(shows, app, f"attempt {attempt})"))
+            assert 0 < app.attempts.wait_left() <= 0.2 * attempt
+        # Closing the prompt does not shorten the wait: the next check still waits it out.
+        await pilot.press("escape", "x")
+        await wait_for(pilot, lambda: isinstance(app.screen, PasswordScreen))
+        field = app.screen.query_one(Input)
+        waiting = app.attempts.wait_left()
+        await pilot.press(*"secret", "enter")
+        assert field.disabled  # no typing while it waits and checks
+        await wait_for(pilot, lambda: not isinstance(app.screen, PasswordScreen))
+        assert waiting > 0 and app.attempts.wait_left() == 0 and app.attempts.failures == 0
+
+    _app, core = run(script, config=make_config(timeout=-1, password=HASH))
+    assert threads == [False, False, False]
+    assert core.called("rescue_shell") == [None]
 
 
 def test_booting_listed_entries_needs_no_password() -> None:

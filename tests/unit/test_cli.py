@@ -208,3 +208,53 @@ def test_set_timeout_words(boot: Path, capsys: pytest.CaptureFixture[str]) -> No
             "--set", f"timeout={word}", "--dry-run",
         )  # fmt: skip
         assert code == 0, err
+
+
+# -- unlock: the password /init asks for before any shell -----------------------------------------
+
+
+def unlock(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, typed: list[str], *, password: str | None
+) -> tuple[int, list[float]]:
+    import getpass
+
+    from bootmenu.password import pbkdf2_hash
+
+    config = tmp_path / "bootmenu.toml"
+    hashed = pbkdf2_hash(password, b"0123456789abcdef", 1000) if password else ""
+    config.write_text(f'password = "{hashed}"\n')
+    answers = iter(typed)
+
+    def ask(prompt: str) -> str:
+        try:
+            return next(answers)
+        except StopIteration:
+            raise EOFError from None
+
+    slept: list[float] = []
+    monkeypatch.setattr(getpass, "getpass", ask)
+    monkeypatch.setattr("time.sleep", slept.append)
+    return main(["unlock", "--config", str(config)]), slept
+
+
+def test_unlock_gives_way_with_the_password(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    status, slept = unlock(monkeypatch, tmp_path, ["wrong", "right"], password="right")
+    assert status == 0
+    assert slept and 0 < slept[0] <= 1.0  # the second try waited after the first failure
+
+
+def test_unlock_refuses_without_the_password(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    status, slept = unlock(monkeypatch, tmp_path, ["a", "b", "c", "d"], password="right")
+    assert status == 1
+    assert len(slept) == 2 and slept[0] < slept[1]  # 1 s, then 2 s
+    status, _ = unlock(monkeypatch, tmp_path, [], password="right")  # end of input
+    assert status == 1
+
+
+def test_unlock_without_a_password_set(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    status, _ = unlock(monkeypatch, tmp_path, [], password=None)
+    assert status == 0

@@ -108,3 +108,24 @@ def test_main_prints_a_setting_line(
     assert verify(value, "correct horse")
     layer, warnings = config.parse_toml(line, "/etc/bootmenu.toml")
     assert warnings == () and layer.values["password"] == value
+
+
+def test_each_wrong_password_makes_the_next_try_wait_longer() -> None:
+    delays = [password.retry_delay(n) for n in range(8)]
+    assert delays == [0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+
+
+def test_the_kernel_command_line_cannot_replace_a_built_in_password() -> None:
+    built_in = pbkdf2_hash("owner", b"0123456789abcdef", 1000)
+    other = pbkdf2_hash("intruder", b"fedcba9876543210", 1000)
+    loaded, warnings = config.load(
+        system_text=f'password = "{built_in}"\n', cmdline=f"quiet bootmenu.password={other}"
+    )
+    assert loaded.password == built_in
+    assert loaded.sources["password"] == "/etc/bootmenu.toml"
+    assert any("bootmenu.password= ignored: the initramfs has a password built in" in w
+               for w in warnings)  # fmt: skip
+    assert other not in " ".join(warnings)
+    # Without a built-in password the kernel command line may set one (documented).
+    loaded, _ = config.load(system_text="", cmdline=f"bootmenu.password={other}")
+    assert loaded.password == other
