@@ -1174,7 +1174,10 @@ class _Interpreter:
         self._run_body(item, own, None, loader)
         problems = list(item.problems)
         for what, device, file in loader.files:
-            if not self.files.exists(device, file):
+            if "\0" in file:  # no file has such a name; the volume's other entries stay
+                shown = file.replace("\0", "\\0")
+                loader.problem(f"{what} {shown}: the path contains a NUL byte")
+            elif not self.files.exists(device, file):
                 loader.problem(f"{what} {file} does not exist")
         problems.extend(p for p in loader.problems if p not in problems)
         if loader.kind == "none" and loader.action is None and not loader.opened_config:

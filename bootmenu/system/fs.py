@@ -51,6 +51,8 @@ class VolumeReader:
             return None
         except OSError as e:
             raise PathError(f"{name}: {e.strerror}", path=name) from e
+        except ValueError as e:  # a name the system cannot encode
+            raise PathError(f"{name!r}: not a valid file name ({e})", path=name) from e
         if not self.volume.case_insensitive:
             return None
         folded = name.casefold()
@@ -70,6 +72,11 @@ class VolumeReader:
         volume, or when there are too many symlinks.
         """
         shown = normalize(path)
+        if "\0" in path:
+            # No filesystem has such a name (and os.lstat would raise ValueError): a sentence
+            # about this one path, never an exception that loses the volume's other entries.
+            shown = shown.replace("\0", "\\0")
+            raise PathError(f"{shown}: the path contains a NUL byte", path=shown)
         todo = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
         done: list[str] = []
         hops = 0

@@ -267,3 +267,33 @@ def test_ids_are_unique_across_volumes(tmp_path: Path) -> None:
     result = scan(vols, host_arch="x86_64")
     assert [e.id for e in result.entries] == ["linux.conf", "linux.conf@b"]
     assert [e.default for e in result.entries] == [True, False]
+
+
+# -- hostile configurations ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "text"),
+    [
+        ("/grub/grub.cfg", "menuentry 'Bad' {\n  linux /vmlinuz-\x00evil root=/dev/vda2\n}\n"),
+        ("/syslinux/syslinux.cfg", "LABEL bad\n  KERNEL /vmlinuz-\x00evil\n"),
+    ],
+    ids=["grub-nul", "syslinux-nul"],
+)
+def test_a_bad_byte_in_a_path_is_a_problem_of_that_entry_not_a_lost_volume(
+    tmp_path: Path, config: str, text: str
+) -> None:
+    root = tmp_path / "boot"
+    write(root, "/vmlinuz-6.1", bzimage())
+    write(root, "/loader/entries/good.conf", "title Good\nlinux /vmlinuz-6.1\noptions quiet\n")
+    target = root / config.lstrip("/")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(text.encode("utf-8", "surrogateescape"))
+
+    result = scan([Volume(name="/dev/vda2", path=root, fstype="ext4")], host_arch="x86_64")
+
+    titles = {e.title: e for e in result.entries}
+    assert titles["Good"].bootable, titles["Good"].problems  # the volume's other entries stay
+    bad = next(e for e in result.entries if e.title and e.title.lower().startswith("bad"))
+    assert not bad.bootable
+    assert any("the path contains a NUL byte" in p for p in bad.problems), bad.problems
