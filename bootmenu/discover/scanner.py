@@ -10,7 +10,9 @@ menu order.  A problem with one entry is data attached to that entry; nothing he
 from __future__ import annotations
 
 import logging
+import math
 import posixpath
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -48,6 +50,10 @@ UKI_DIR = "/EFI/Linux"
 WINDOWS_LOADER = "/EFI/Microsoft/Boot/bootmgfw.efi"
 # How many .efi files under \EFI\<vendor>\ are opened to look for loaders recognised by content.
 MAX_EFI_FILES = 64
+# How long one filesystem's scan may take, validation included: past it the scan stops itself
+# (grub.cfg's interpreter too) and lists what it found, each entry not yet checked with that
+# problem.  Below the discovery's device_timeout (20 s), so the thread ends before it is given up.
+SCAN_TIME_LIMIT = 15.0
 KERNEL_PREFIXES = ("vmlinuz-", "vmlinux-", "bzImage-", "kernel-", "linux-")
 
 
@@ -69,6 +75,8 @@ class VolumeScan:
     # Identity keys of the entries the volume's configurations name as their default, and
     # whether a configuration named it (True) or it is only the first entry (False).
     defaults: list[tuple[int, bool]] = field(default_factory=list)
+    # When this scan must stop (the scanner's clock); infinite: no limit.
+    deadline: float = math.inf
 
     def add(self, entries: Sequence[BootEntry], default: BootEntry | None, explicit: bool) -> None:
         """Append one configuration's entries, remembering which of them is its default."""
@@ -147,8 +155,12 @@ class Scanner:
         host_arch: str | None = None,
         validate: bool = True,
         efi_platform: bool = True,
+        time_limit: float = SCAN_TIME_LIMIT,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.volumes = list(volumes)
+        self.time_limit = time_limit
+        self.clock = clock
         self.host = host_arch or arch.host()
         self.validate = validate
         self.efi_platform = efi_platform
@@ -165,15 +177,32 @@ class Scanner:
 
         Volumes can be scanned concurrently; :func:`assemble` puts the results together.
         """
-        out = VolumeScan(volume=vol.name)
+        out = VolumeScan(volume=vol.name, deadline=self.clock() + self.time_limit)
         for step in (self._scan_bls_and_uki, self._scan_grub, self._scan_syslinux, self._scan_esp):
+            if self._expired(out):
+                break
             try:
                 step(vol, out)
             except (FormatError, PathError, OSError) as e:
                 out.warnings.append(f"{vol.name}: {e}")
         if self.validate:
-            out.entries = [self._validated(e) for e in out.entries]
+            checked: list[BootEntry] = []
+            for entry in out.entries:
+                if self._expired(out) and entry.kernel and not entry.problems:
+                    late = "not checked: the time for scanning its filesystem ran out"
+                    checked.append(replace(entry, problems=(late,)))
+                else:
+                    checked.append(self._validated(entry))
+            out.entries = checked
+        if self._expired(out):
+            out.warnings.append(
+                f"{vol.name}: scanning stopped after {self.time_limit:.0f} s; the entries found "
+                "until then are listed"
+            )
         return out
+
+    def _expired(self, out: VolumeScan) -> bool:
+        return self.clock() > out.deadline
 
     # -- BLS type 1 and type 2 ---------------------------------------------------------------
 
@@ -207,6 +236,8 @@ class Scanner:
             for name in reader.listdir(directory):
                 if not name.lower().endswith(".conf"):
                     continue
+                if self._expired(out):
+                    break
                 found.append(self._bls_entry(vol, reader, f"{directory}/{name}", name, variables))
         if reader.is_dir(UKI_DIR):
             for name in reader.listdir(UKI_DIR):
@@ -343,6 +374,7 @@ class Scanner:
                 config_path=path,
                 root=vol.name,
                 platform="efi" if self.efi_platform else "pc",
+                expired=lambda: self._expired(out),
             )
             origin = f"{vol.name}{path}"
             out.warnings.extend(f"{origin}: {w}" for w in config.warnings)

@@ -129,6 +129,15 @@ MAX_EXEC_DEPTH = 60  # nested blocks + function calls + sourced files while runn
 MAX_STEPS = 20_000  # commands run for the top level, or for one menu entry
 MAX_TOTAL_STEPS = 400_000  # commands run for the whole configuration
 MAX_SOURCE_BYTES = 4 * 1024 * 1024
+# Memory: one variable's value, and every byte assigned to variables over the whole run (GRUB
+# has neither limit; ``while true; do set a="$a$a"; done`` would fill the machine's memory).
+MAX_VALUE = 64 * 1024
+MAX_ASSIGNED = 16 * 1024 * 1024
+# Every byte of the files the run reads (source, configfile, load_env, blscfg, [ -s ]): a loop
+# that sources a large file again and again stops here, not after an hour.
+MAX_READ = 16 * 1024 * 1024
+# How many commands run between two looks at the caller's deadline.
+DEADLINE_EVERY = 256
 
 _KEYWORDS = frozenset(
     {
@@ -815,7 +824,39 @@ class _Exit(Exception):
 
 
 class _OutOfSteps(Exception):
-    pass
+    """The run used up a budget: commands (no ``why``), memory, bytes read or time."""
+
+    def __init__(self, why: str | None = None) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+class _Budgeted:
+    """The caller's files, counting every byte read against :data:`MAX_READ`."""
+
+    def __init__(self, files: GrubFiles) -> None:
+        self.inner = files
+        self.read_bytes = 0
+
+    def read(self, device: str | None, path: str) -> bytes | None:
+        data = self.inner.read(device, path)
+        if data is not None:
+            self.read_bytes += len(data)
+            if self.read_bytes > MAX_READ:
+                raise _OutOfSteps(
+                    f"the configuration read more than {MAX_READ // (1024 * 1024)} MiB of files "
+                    "(a loop of source?)"
+                )
+        return data
+
+    def exists(self, device: str | None, path: str) -> bool:
+        return self.inner.exists(device, path)
+
+    def listdir(self, device: str | None, path: str) -> Sequence[str] | None:
+        return self.inner.listdir(device, path)
+
+    def search(self, how: str, value: str) -> str | None:
+        return self.inner.search(how, value)
 
 
 class _ConfigSwitched(Exception):
@@ -964,8 +1005,18 @@ def _escape_id(text: str) -> str:
 
 
 class _Interpreter:
-    def __init__(self, files: GrubFiles, *, config_path: str, root: str | None, platform: str):
-        self.files = files
+    def __init__(
+        self,
+        files: GrubFiles,
+        *,
+        config_path: str,
+        root: str | None,
+        platform: str,
+        expired: Callable[[], bool] | None = None,
+    ):
+        self.files = _Budgeted(files)
+        self.expired = expired
+        self.assigned = 0  # bytes assigned to variables so far
         self.main = config_path
         self.root = root
         self.platform = platform
@@ -1008,11 +1059,9 @@ class _Interpreter:
             pass
         except _Exit:
             pass
-        except _OutOfSteps:
-            self.warn(
-                f"{self.main}: stopped after running {MAX_STEPS} commands "
-                f"(an endless loop?); the rest of the file was not run"
-            )
+        except _OutOfSteps as e:
+            why = e.why or f"after running {MAX_STEPS} commands (an endless loop?)"
+            self.warn(f"{self.main}: stopped {why}; the rest of the file was not run")
         except (_Return, _Break):
             pass
         except RecursionError:
@@ -1137,8 +1186,8 @@ class _Interpreter:
             self.exec_block(item.body)
         except (_Return, _Break, _Exit, _ConfigSwitched):
             pass
-        except _OutOfSteps:
-            text = f"stopped after running {MAX_STEPS} commands (an endless loop?)"
+        except _OutOfSteps as e:
+            text = f"stopped {e.why or f'after running {MAX_STEPS} commands (an endless loop?)'}"
             if loader is not None:
                 loader.problem(text)
             else:
@@ -1299,6 +1348,8 @@ class _Interpreter:
         self.total_steps += 1
         if self.steps > MAX_STEPS or self.total_steps > MAX_TOTAL_STEPS:
             raise _OutOfSteps
+        if self.expired is not None and self.total_steps % DEADLINE_EVERY == 0 and self.expired():
+            raise _OutOfSteps("when the time for scanning this filesystem ran out")
 
     # -- words
 
@@ -1317,6 +1368,14 @@ class _Interpreter:
     def setvar(self, name: str, value: str) -> None:
         if name == "root" and len(value) >= 2 and value[0] == "(" and value[-1] == ")":
             value = value[1:-1]  # GRUB's write hook on root drops the parentheses
+        if len(value) > MAX_VALUE:
+            raise _OutOfSteps(f"when ${name} grew past {MAX_VALUE // 1024} KiB (a runaway loop?)")
+        self.assigned += len(value)
+        if self.assigned > MAX_ASSIGNED:
+            raise _OutOfSteps(
+                f"after assigning more than {MAX_ASSIGNED // (1024 * 1024)} MiB to variables "
+                "(a runaway loop?)"
+            )
         self.ctx.vars[name] = value
 
     def expand(self, words: Sequence[_Tok]) -> list[str]:
@@ -2088,13 +2147,18 @@ def interpret(
     root: str | None = None,
     env: Mapping[str, str] | None = None,
     platform: str = "efi",
+    expired: Callable[[], bool] | None = None,
 ) -> GrubConfig:
     """Run ``text``, the ``grub.cfg`` at ``config_path`` on device ``root``, and return its menu.
 
     ``env`` are variables set before the run (after GRUB's own: ``prefix``, ``root``,
-    ``grub_platform``, ``feature_*``…).  ``platform`` is ``efi`` or ``pc``.  Never raises for
-    anything in the configuration; what went wrong is in ``warnings`` and in each entry's
-    ``problems``.
+    ``grub_platform``, ``feature_*``…).  ``platform`` is ``efi`` or ``pc``.  ``expired``, when
+    given, is asked every few hundred commands whether the caller's time is up (the run then
+    stops, as when a budget is used up).  Never raises for anything in the configuration; what
+    went wrong is in ``warnings`` and in each entry's ``problems``; time, memory and bytes read
+    are bounded (:data:`MAX_STEPS`, :data:`MAX_VALUE`, :data:`MAX_ASSIGNED`, :data:`MAX_READ`).
     """
-    interp = _Interpreter(files, config_path=config_path, root=root, platform=platform)
+    interp = _Interpreter(
+        files, config_path=config_path, root=root, platform=platform, expired=expired
+    )
     return interp.run(text, env)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bootmenu.discover.scanner import scan
+from bootmenu.discover.scanner import Scanner, scan
 from bootmenu.model import BootEntry, Kind, Source, Volume
 from tests.images import bzimage, initrd
 
@@ -297,3 +297,31 @@ def test_a_bad_byte_in_a_path_is_a_problem_of_that_entry_not_a_lost_volume(
     bad = next(e for e in result.entries if e.title and e.title.lower().startswith("bad"))
     assert not bad.bootable
     assert any("the path contains a NUL byte" in p for p in bad.problems), bad.problems
+
+
+def test_a_scan_that_runs_out_of_time_stops_and_lists_what_it_found(tmp_path: Path) -> None:
+    root = tmp_path / "boot"
+    write(root, "/vmlinuz-6.1", bzimage())
+    for n in range(5):
+        write(root, f"/loader/entries/e{n}.conf", f"title E{n}\nlinux /vmlinuz-6.1\n")
+    write(root, "/grub/grub.cfg", "while true; do x=1; done\nmenuentry never { linux /k }\n")
+    now = [0.0]
+
+    def clock() -> float:  # every look at the clock is one second later
+        now[0] += 1
+        return now[0]
+
+    scanner = Scanner(
+        [Volume(name="/dev/vda2", path=root, fstype="ext4")],
+        host_arch="x86_64",
+        time_limit=4,
+        clock=clock,
+    )
+    out = scanner.scan_volume(scanner.volumes[0])
+
+    assert any("scanning stopped after 4 s" in w for w in out.warnings), out.warnings
+    assert 0 < len(out.entries) < 5  # the BLS loop stopped; grub.cfg was not run
+    assert all(
+        e.problems == ("not checked: the time for scanning its filesystem ran out",)
+        for e in out.entries
+    )

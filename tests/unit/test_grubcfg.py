@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+import tracemalloc
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -768,3 +769,86 @@ def test_fwsetup_is_supported_only_on_efi() -> None:
     script = "fwsetup --is-supported\nr=$?\n"
     assert inline(script, platform="efi").env["r"] == "0"
     assert inline(script, platform="pc").env["r"] == "1"
+
+
+class OneBigFile:
+    """GrubFiles where every file is the same ``size`` bytes of comments."""
+
+    def __init__(self, size: int) -> None:
+        self.data = (b"# " + b"x" * 77 + b"\n") * (size // 80)
+        self.reads = 0
+
+    def read(self, device: str | None, path: str) -> bytes | None:
+        self.reads += 1
+        return self.data
+
+    def exists(self, device: str | None, path: str) -> bool:
+        return True
+
+    def listdir(self, device: str | None, path: str) -> Sequence[str] | None:
+        return None
+
+    def search(self, how: str, value: str) -> str | None:
+        return None
+
+
+def bounded(run: Callable[[], GrubConfig]) -> tuple[GrubConfig, float, int]:
+    """The run's result, its seconds and its peak of newly allocated memory (bytes)."""
+    tracemalloc.start()
+    start = time.monotonic()
+    try:
+        config = run()
+        seconds = time.monotonic() - start
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return config, seconds, peak
+
+
+def test_a_variable_that_doubles_for_ever_stops_at_a_bounded_size() -> None:
+    config, seconds, peak = bounded(
+        lambda: inline(
+            "menuentry first { linux /k }\n"
+            'set a=x\nwhile true; do set a="$a$a"; done\n'
+            "menuentry never { linux /k }\n"
+        )
+    )
+    assert [e.title for e in config.entries] == ["first"]
+    assert any("$a grew past 64 KiB" in w for w in config.warnings), config.warnings
+    assert seconds < 5 and peak < 32 * 1024 * 1024, (seconds, peak)
+
+
+def test_new_variables_without_end_stop_at_a_bounded_total() -> None:
+    config, seconds, peak = bounded(
+        lambda: inline(
+            "set big=" + "y" * 60_000 + "\n"
+            "for i in 1 2 3 4 5 6 7 8 9; do for j in 1 2 3 4 5 6 7 8 9; do "
+            'for k in 1 2 3 4 5 6 7 8 9; do set "v$i$j$k=$big"; done; done; done\n'
+            "menuentry after { linux /k }\n"
+        )
+    )
+    assert any("assigning more than 16 MiB" in w for w in config.warnings), config.warnings
+    assert seconds < 10 and peak < 64 * 1024 * 1024, (seconds, peak)
+
+
+def test_sourcing_a_large_file_for_ever_stops_after_a_bounded_read() -> None:
+    files = OneBigFile(4 * 1024 * 1024)
+    config, seconds, _peak = bounded(
+        lambda: interpret("while true; do source /big; done\n", files, root="disk")
+    )
+    assert any("read more than 16 MiB of files" in w for w in config.warnings), config.warnings
+    assert files.reads <= 5 and seconds < 60, (files.reads, seconds)
+
+
+def test_the_callers_deadline_stops_the_run() -> None:
+    asked: list[int] = []
+
+    def expired() -> bool:
+        asked.append(1)
+        return len(asked) >= 3
+
+    config = interpret(
+        "while true; do x=1; done\n", PermissiveFiles(), root="disk", expired=expired
+    )
+    assert len(asked) == 3
+    assert any("time for scanning this filesystem ran out" in w for w in config.warnings)
