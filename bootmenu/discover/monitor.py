@@ -805,7 +805,8 @@ class Discovery:
             volumes = [s.mounted.volume for s in others if s.mounted is not None]
         if mounted.volume not in volumes:
             volumes.append(mounted.volume)
-        scanner = Scanner(volumes, host_arch=self.host_arch)
+        # The scan stops itself when the device's time is up (it is not only given up on).
+        scanner = Scanner(volumes, host_arch=self.host_arch, time_limit=self.device_timeout)
         outcome.scan = scanner.scan_volume(mounted.volume)
 
     def _mount(self, device: Device) -> _Mounted:

@@ -52,8 +52,9 @@ WINDOWS_LOADER = "/EFI/Microsoft/Boot/bootmgfw.efi"
 MAX_EFI_FILES = 64
 # How long one filesystem's scan may take, validation included: past it the scan stops itself
 # (grub.cfg's interpreter too) and lists what it found, each entry not yet checked with that
-# problem.  Below the discovery's device_timeout (20 s), so the thread ends before it is given up.
-SCAN_TIME_LIMIT = 15.0
+# problem.  Discovery gives its scans its device_timeout (20 s by default), the time after which
+# it gives up on a device, so the thread ends when it is given up on instead of running on.
+SCAN_TIME_LIMIT = 20.0
 KERNEL_PREFIXES = ("vmlinuz-", "vmlinux-", "bzImage-", "kernel-", "linux-")
 
 
