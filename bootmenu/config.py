@@ -454,6 +454,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "`systemctl reboot --boot-loader-entry=ID` (EFI variable LoaderEntryOneShot, which "
         "bootmenu deletes once read).",
         efi=("LoaderEntryOneShot",),
+        disk=False,
     ),
     Setting(
         "order_devices",
@@ -517,6 +518,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         (),
         "Entries to leave out of the menu: glob patterns matched against each entry's id and "
         'title, e.g. "*rescue*".',
+        disk=False,
     ),
     Setting(
         "console",
@@ -545,6 +547,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         '"auto" takes the payload when it can work (no lockdown, Secure Boot off, the payload '
         "has a driver for the application's disk controller) and BootNext otherwise. Where the "
         "payload cannot be used, BootNext is used, and the menu says why.",
+        disk=False,
     ),
     Setting(
         "mode",
@@ -577,6 +580,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "LoaderEntryDefault and LoaderEntryOneShot, as set by `bootctl set-default`, "
         "`bootctl set-oneshot`, `bootctl set-timeout` and `systemctl reboot "
         "--boot-loader-entry=`.",
+        disk=False,
     ),
     Setting(
         "password",

@@ -480,14 +480,14 @@ def test_wrong_passwords_wait_longer_and_are_checked_off_the_ui_thread(
     monkeypatch.setattr(password, "verify", verify)
 
     async def script(pilot: P, app: BootmenuApp, core: FakeCore) -> None:
-        app.attempts.delay = lambda failures: 0.2 * failures  # the real ones: 1, 2, 4… s
+        app.attempts.delay = lambda failures: 1.0 * failures  # the real ones: 1, 2, 4… s
         await pilot.press("x")
         await wait_for(pilot, lambda: isinstance(app.screen, PasswordScreen))
         field = app.screen.query_one(Input)
         for attempt in (1, 2):
             await pilot.press(*"guess", "enter")
             await wait_for(pilot, functools.partial(shows, app, f"attempt {attempt})"))
-            assert 0 < app.attempts.wait_left() <= 0.2 * attempt
+            assert 0 < app.attempts.wait_left() <= 1.0 * attempt
         # Closing the prompt does not shorten the wait: the next check still waits it out.
         await pilot.press("escape", "x")
         await wait_for(pilot, lambda: isinstance(app.screen, PasswordScreen))
