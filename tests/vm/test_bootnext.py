@@ -8,9 +8,10 @@ writable copy of OVMF's variable store that is read on the host afterwards.
 The ESP (:func:`build_esp_disk`) holds bootmenu's UKI, the marker EFI application
 (:mod:`tests.efi_marker`: GRUB with an embedded config that prints :data:`MARKER` on the serial
 port and powers off) at :data:`MARKER_PATH`, a BLS entry ``/loader/entries/marker.conf`` with
-``efi`` pointing at it, ``/bootmenu.toml`` choosing that entry with ``timeout = 0`` and
-``efi_handoff = "bootnext"`` (the UEFI payload would start it with no reset), and a
+``efi`` pointing at it, ``/bootmenu.toml`` choosing that entry with ``timeout = 0``, and a
 Windows Boot Manager at ``\\EFI\\Microsoft\\Boot\\bootmgfw.efi`` (the small x64 fixture).
+``bootmenu.efi_handoff=bootnext`` is on the UKI's command line (the UEFI payload would start
+the application with no reset; a disk may not choose the hand-off, docs/security.md).
 
 What proves success: OVMF's own ``BdsDxe: loading Boot#### "<title>"`` line after the reset, the
 marker printed by the marker application, QEMU's exit status 0 (the application powered off),
@@ -34,6 +35,7 @@ from uuid import UUID
 
 import pytest
 
+from efi.uki import parse_uki
 from rootfs import cpio
 from tests import debian
 from tests.efi_marker import DEFAULT_MARKER, build_marker_app
@@ -56,6 +58,9 @@ OTHER_ENTRY: Final = "other.conf"
 WINDOWS_LOADER: Final = REPO / "tests/fixtures/pe/bootmgr-x64.efi"
 WINDOWS_PATH: Final = "/EFI/Microsoft/Boot/bootmgfw.efi"
 
+# The hand-off these tests are about (the ESP is on virtio, which the UEFI payload drives too;
+# tests/vm/test_payload.py: the payload), chosen where the owner chooses it.
+BOOTNEXT: Final = "bootmenu.efi_handoff=bootnext"
 ESP_DISK_GUID: Final = "b0075a1d-0000-4000-8000-00000000b0e5"
 ESP_PARTUUID: Final = "b0075a1d-0000-4000-8000-0000000e5b01"
 ESP_VOLID: Final = "B0E5B001"
@@ -123,12 +128,7 @@ def build_esp_disk(path: Path, bootx64: Path) -> Path:
         loader_conf = work / "loader.conf"
         loader_conf.write_text(f"default {OTHER_ENTRY}\ntimeout 5\n")
         toml = work / "bootmenu.toml"
-        # efi_handoff: this disk is on virtio, which the UEFI payload drives too; these tests
-        # are about the firmware's BootNext path (tests/vm/test_payload.py: the payload).
-        toml.write_text(
-            f'# tests/vm/test_bootnext.py\ndefault = "{MARKER_ENTRY}"\ntimeout = 0\n'
-            'efi_handoff = "bootnext"\n'
-        )
+        toml.write_text(f'# tests/vm/test_bootnext.py\ndefault = "{MARKER_ENTRY}"\ntimeout = 0\n')
         files = {
             "/EFI/BOOT/BOOTX64.EFI": bootx64,
             MARKER_PATH.replace("\\", "/"): build_marker_app(MARKER),
@@ -274,8 +274,14 @@ def check_entry(run: Run, disk: Path) -> bytes:
 def test_shipped_uki_starts_an_efi_app_through_bootnext(
     artifacts: Artifacts, tmp_path: Path, state_dir: Path
 ) -> None:
-    """The acceptance test of the BootNext hand-off, with the UKI exactly as built."""
-    disk = build_esp_disk(tmp_path / "esp-disk.img", artifacts.directory / "bootmenu.efi")
+    """The acceptance test of the BootNext hand-off: the UKI's kernel, initramfs and command line
+    as built, with ``bootmenu.efi_handoff=bootnext`` added to that command line."""
+    shipped = parse_uki((artifacts.directory / "bootmenu.efi").read_bytes())
+    assert shipped.cmdline is not None and shipped.osrel is not None
+    uki = build_test_uki(
+        artifacts, tmp_path, f"{shipped.cmdline.strip()} {BOOTNEXT}", osrel=shipped.osrel
+    )
+    disk = build_esp_disk(tmp_path / "esp-disk.img", uki)
 
     run = boot_from_esp(disk, tmp_path / "serial.log", state_dir)
 
@@ -342,12 +348,14 @@ def efibootmgr_initrd(base: Path) -> bytes:
     return data + bytes(-len(data) % 512) + cpio_archive(entries)
 
 
-def build_test_uki(artifacts: Artifacts, work: Path, cmdline: str) -> Path:
+def build_test_uki(
+    artifacts: Artifacts, work: Path, cmdline: str, *, osrel: str = 'NAME="bootmenu"\nID=bootmenu\n'
+) -> Path:
     initrd = efibootmgr_initrd(artifacts.initramfs)
     uki = debian.build_uki(
         work,
         {
-            ".osrel": b'NAME="bootmenu"\nID=bootmenu\n',
+            ".osrel": osrel.encode(),
             ".cmdline": cmdline.encode(),
             ".initrd": initrd,
             ".linux": artifacts.vmlinuz.read_bytes(),
@@ -369,7 +377,9 @@ def test_efibootmgr_agrees_and_list_shows_windows(
     """In the same guest, efibootmgr writes the entry first (then it is deleted): bootmenu's
     Boot#### must be byte-identical to efibootmgr's.  ``bootmenu list --json`` shows the
     Windows Boot Manager of the ESP, the marker entry and OVMF's own entries."""
-    uki = build_test_uki(artifacts, tmp_path, "console=tty0 console=ttyS0 bootmenu.mode=shell")
+    uki = build_test_uki(
+        artifacts, tmp_path, f"console=tty0 console=ttyS0 bootmenu.mode=shell {BOOTNEXT}"
+    )
     disk = build_esp_disk(tmp_path / "esp-disk.img", uki)
 
     run = boot_from_esp(disk, tmp_path / "serial.log", state_dir, shell=f"/{TEST_DIR}/check; exit")
