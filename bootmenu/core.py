@@ -582,7 +582,7 @@ class Core:
     def _progress_steps(
         self, entry: BootEntry, progress: Callable[[Progress], None]
     ) -> tuple[Callable[[str], VolumeReader], Callable[[str], None]]:
-        """A reader_for that reports bytes read, and handoff.execute's step callback."""
+        """A reader_for that reports bytes read, and Handoff.execute's step callback."""
         total = self._entry_size(entry)
         words = {"read": "Reading and checking", "load": "Reading again and loading"}
 

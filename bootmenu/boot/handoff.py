@@ -79,7 +79,7 @@ class Segment:
 
 @dataclass(frozen=True)
 class Plan:
-    """What :func:`execute` will do for ``entry``.
+    """What :meth:`Handoff.execute` will do for ``entry``.
 
     ``kernel`` and ``initrd`` name sources (as in ``segments``), ``cmdline`` is the command line
     the kernel gets, ``modules`` the Multiboot modules as configured.  ``reason`` says why this
@@ -301,15 +301,61 @@ class Handoff:
         before_jump: Callable[[], None],
         progress: Callable[[str], None] | None = None,
     ) -> Plan:
-        """Start ``plan`` with the handler of its method: see :func:`execute`."""
-        return execute(
-            plan,
-            self.handler(plan.method),
-            reader_for,
-            env,
-            hooks_dir=hooks_dir,
-            before_jump=before_jump,
-            progress=progress,
+        """Start ``plan`` with the handler of its method: hooks, load, ``before_jump()``, then
+        the jump the handler says (``reboot_command``).
+
+        Does not return when the jump succeeds.  Any failure before it undoes the load
+        (``handler.undo``) and raises :class:`HandoffError` (a hook's veto:
+        :class:`hooks.HookVeto`).  With ``env.dry_run`` the hooks run (told so by
+        ``BOOTMENU_DRY_RUN=1``), the files are read, checked and put into memfds, but nothing
+        is loaded, ``before_jump`` is not called, and the final plan (with the hooks' changes)
+        is returned.
+
+        ``progress``, when given, is called with ``"hooks"``, ``"load"`` and ``"jump"`` as each
+        step begins (for the menu's progress screen).
+        """
+        title = plan.entry.title
+        step = progress or (lambda _: None)
+        if plan.problems:
+            raise HandoffError(f'cannot start "{title}": ' + "; ".join(plan.problems))
+        handler = self.handler(plan.method)
+
+        step("hooks")
+        plan = _run_hooks(plan, env, hooks_dir)
+        log.info("starting %s with %s (%s)", title, plan.method.value, plan.reason)
+        step("load")
+        try:
+            handler.load(plan, reader_for, env)
+        except HandoffError:
+            if not env.dry_run:
+                handler.undo(env)
+            raise
+        except (Exception, KeyboardInterrupt) as e:
+            if not env.dry_run:
+                handler.undo(env)
+            raise HandoffError(f'loading "{title}" failed: {e}') from e
+        if env.dry_run:
+            log.info("dry run: %s is ready to load; not loading, not jumping", title)
+            return plan
+        step("jump")
+        try:
+            before_jump()
+        except (Exception, KeyboardInterrupt) as e:
+            handler.undo(env)
+            raise HandoffError(
+                f'preparing the jump into "{title}" failed: {e}; the loaded kernel was unloaded'
+            ) from e
+        try:
+            syscalls.sync()
+            syscalls.reboot(handler.reboot_command)
+        except OSError as e:
+            handler.undo(env)
+            raise HandoffError(
+                f'the jump into "{title}" failed: {e.strerror or e}; the loaded kernel was unloaded'
+            ) from e
+        handler.undo(env)
+        raise HandoffError(
+            f'the running kernel did not jump into "{title}"; the loaded kernel was unloaded'
         )
 
 
@@ -349,76 +395,3 @@ def _run_hooks(plan: Plan, env: Environment, hooks_dir: Path | None) -> Plan:
             current, source = result.cmdline, f"pre-boot hook {result.hook}"
             notes.append(f"the pre-boot hook {result.hook} changed the command line to {current!r}")
     return _with_cmdline(plan, cmdline, source, notes, env)
-
-
-def execute(
-    plan: Plan,
-    handler: Handler,
-    reader_for: ReaderFor,
-    env: Environment,
-    *,
-    hooks_dir: Path | None,
-    before_jump: Callable[[], None],
-    progress: Callable[[str], None] | None = None,
-) -> Plan:
-    """Start ``plan`` with ``handler``: hooks, load, ``before_jump()``, jump.
-
-    Does not return when the jump succeeds.  Any failure before it unloads what was loaded and
-    raises :class:`HandoffError` (a hook's veto: :class:`hooks.HookVeto`).  With
-    ``env.dry_run`` the hooks run (told so by ``BOOTMENU_DRY_RUN=1``), the files are read,
-    checked and put into memfds, but nothing is loaded, ``before_jump`` is not called, and the
-    final plan (with the hooks' changes) is returned.
-
-    ``progress``, when given, is called with ``"hooks"``, ``"load"`` and ``"jump"`` as each
-    step begins (for the menu's progress screen).
-    """
-    title = plan.entry.title
-    step = progress or (lambda _: None)
-    if plan.problems:
-        raise HandoffError(f'cannot start "{title}": ' + "; ".join(plan.problems))
-    if handler.method is not plan.method:
-        raise HandoffError(
-            f'cannot start "{title}": a {plan.method.value} plan given to the '
-            f"{handler.method.value} handler"
-        )
-
-    def undo() -> None:
-        handler.undo(env)
-
-    step("hooks")
-    plan = _run_hooks(plan, env, hooks_dir)
-    log.info("starting %s with %s (%s)", title, plan.method.value, plan.reason)
-    step("load")
-    try:
-        handler.load(plan, reader_for, env)
-    except HandoffError:
-        if not env.dry_run:
-            undo()
-        raise
-    except (Exception, KeyboardInterrupt) as e:
-        if not env.dry_run:
-            undo()
-        raise HandoffError(f'loading "{title}" failed: {e}') from e
-    if env.dry_run:
-        log.info("dry run: %s is ready to load; not loading, not jumping", title)
-        return plan
-    step("jump")
-    try:
-        before_jump()
-    except (Exception, KeyboardInterrupt) as e:
-        undo()
-        raise HandoffError(
-            f'preparing the jump into "{title}" failed: {e}; the loaded kernel was unloaded'
-        ) from e
-    try:
-        syscalls.sync()
-        syscalls.reboot(handler.reboot_command)
-    except OSError as e:
-        undo()
-        raise HandoffError(
-            f'the jump into "{title}" failed: {e.strerror or e}; the loaded kernel was unloaded'
-        ) from e
-    undo()
-    raise HandoffError(
-        f'the running kernel did not jump into "{title}"; the loaded kernel was unloaded'
-    )

@@ -12,7 +12,7 @@ payload sets from GUID HOBs before BDS runs.  See ``docs/payload.md`` (with a di
 2. :func:`plan_segments` places trampoline, relocated image, the FV and the HOB list
    page-aligned in one System RAM range below 4 GiB, leaving :data:`DXE_REGION` free above
    them (the payload carves its DXE memory right above the PHIT range), and builds the bytes.
-3. :meth:`Payload.load` calls ``kexec_load`` with those segments; ``handoff.execute`` then
+3. :meth:`Payload.load` calls ``kexec_load`` with those segments; ``Handoff.execute`` then
    reboots with ``LINUX_REBOOT_CMD_KEXEC``.
 
 ``efi_handoff = auto`` takes this path when :meth:`Payload.accepts` says it can work (no

@@ -43,15 +43,17 @@ def make_core(boot: Path, tmp_path: Path, *, dry_run: bool = True, **options: ob
 def failing_first(monkeypatch: pytest.MonkeyPatch, fail_on: str) -> list[str]:
     """Make the load of one entry fail (as kexec refusing the image would), record the others."""
     loaded: list[str] = []
-    real_execute = handoff.execute
+    real_execute = handoff.Handoff.execute
 
-    def execute(plan: handoff.Plan, *args: object, **kwargs: object) -> handoff.Plan:
+    def execute(
+        self: handoff.Handoff, plan: handoff.Plan, *args: object, **kwargs: object
+    ) -> handoff.Plan:
         if plan.cmdline == f"entry={fail_on}":
             raise HandoffError("kexec_file_load: Invalid argument")
         loaded.append(plan.cmdline)
-        return real_execute(plan, *args, **kwargs)  # type: ignore[arg-type]
+        return real_execute(self, plan, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(handoff, "execute", execute)
+    monkeypatch.setattr(handoff.Handoff, "execute", execute)
     return loaded
 
 
