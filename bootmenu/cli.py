@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 from bootmenu import __version__
 from bootmenu import config as settings
 from bootmenu.boot.handoff import Plan
-from bootmenu.core import PROC_CMDLINE, Attempt, Core, View
+from bootmenu.core import Attempt, Core, View, kernel_cmdline
 from bootmenu.errors import (
     ERRORS,
     EXIT_ERROR,
@@ -329,11 +329,7 @@ def cmd_unlock(args: argparse.Namespace) -> int:
     # child would hang /init); Ctrl+C ends it unanswered (status 130).
     for sig in (signal.SIGTSTP, signal.SIGQUIT):
         signal.signal(sig, signal.SIG_IGN)
-    try:
-        cmdline = PROC_CMDLINE.read_text()
-    except OSError:
-        cmdline = ""
-    config, warnings = settings.load(system_file=args.config, cmdline=cmdline)
+    config, warnings = settings.load(system_file=args.config, cmdline=kernel_cmdline())
     for warning in warnings:
         log.warning("%s", warning)
     if config.password is None:

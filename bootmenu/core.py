@@ -55,6 +55,14 @@ PROC_UPTIME = Path("/proc/uptime")
 _phases_logged: set[str] = set()
 
 
+def kernel_cmdline() -> str:
+    """The running kernel's command line (empty when it cannot be read)."""
+    try:
+        return PROC_CMDLINE.read_text()
+    except OSError:
+        return ""
+
+
 def phase(name: str) -> None:
     """Log a start-up phase once, with the seconds since the kernel started (for bench/)."""
     if name in _phases_logged:
@@ -216,12 +224,7 @@ class Core:
         # Guards the state views are made of (snapshot, result, volumes, routes): discovery's
         # thread replaces it while front ends read it.
         self._state = threading.RLock()
-        if cmdline is None:
-            try:
-                cmdline = PROC_CMDLINE.read_text()
-            except OSError:
-                cmdline = ""
-        self.cmdline = cmdline
+        self.cmdline = kernel_cmdline() if cmdline is None else cmdline
         self.warnings: list[str] = []
         self.config, found = self._load_config(disk_text=None, disk_origin=settings.DISK_FILE)
         self.warnings.extend(found)
