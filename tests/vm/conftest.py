@@ -23,6 +23,7 @@ import pytest
 
 from tests.vm import disks
 from tests.vm.qemu import Disk, Firmware, Machine, missing_prerequisites
+from tests.vm.screen import Screen
 from tests.vm.targets import Targets, build_targets
 
 REPO = Path(__file__).resolve().parents[2]
@@ -218,3 +219,31 @@ def pytest_runtest_makereport(
     if report.failed and logs:
         report.sections.append(("serial console logs", "\n".join(str(p) for p in logs)))
     return report
+
+
+@pytest.fixture
+def menu_machine(
+    tmp_path: Path, artifacts: Artifacts
+) -> Iterator[Callable[..., tuple[Machine, Screen]]]:
+    """``start(append, disks, extra_args=())`` → a running machine with bootmenu's kernel and
+    initramfs (``console=ttyS0`` first), and its screen."""
+    machines: list[Machine] = []
+
+    def start(
+        append: str, images: list[Disk], extra_args: tuple[str, ...] = ()
+    ) -> tuple[Machine, Screen]:
+        machine = Machine(
+            tmp_path / f"serial-{len(machines)}.log",
+            kernel=artifacts.vmlinuz,
+            initrd=artifacts.initramfs,
+            append=f"console=ttyS0 {append}",
+            disks=images,
+            extra_args=extra_args,
+        )
+        machines.append(machine)
+        machine.start()
+        return machine, Screen(machine)
+
+    yield start
+    for machine in machines:
+        machine.close()

@@ -17,14 +17,14 @@ the emulated UART costs about 20 s under TCG.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import pytest
 
 from tests.vm import disks
-from tests.vm.conftest import BOOTMENU_FAILED, Artifacts
+from tests.vm.conftest import BOOTMENU_FAILED
 from tests.vm.qemu import Disk, Machine
 from tests.vm.screen import (
     COUNTDOWN,
@@ -40,43 +40,12 @@ from tests.vm.screen import (
 )
 from tests.vm.targets import TARGET_EXIT_STATUS, TARGET_LINE
 
-if TYPE_CHECKING:
-    pass
-
 pytestmark = pytest.mark.vm
 
 MakeDisk = Callable[..., Path]
 
 HOTPLUG_PORT: Final = "hotplug0"
 HOTPLUG_PORT_ARGS: Final = ("-device", f"pcie-root-port,id={HOTPLUG_PORT},bus=pcie.0,chassis=1")
-
-
-@pytest.fixture
-def menu_machine(
-    tmp_path: Path, artifacts: Artifacts
-) -> Iterator[Callable[..., tuple[Machine, Screen]]]:
-    """``start(append, disks, extra_args=())`` → a running machine with bootmenu's kernel and
-    initramfs (``console=ttyS0`` first), and its screen."""
-    machines: list[Machine] = []
-
-    def start(
-        append: str, images: list[Disk], extra_args: tuple[str, ...] = ()
-    ) -> tuple[Machine, Screen]:
-        machine = Machine(
-            tmp_path / f"serial-{len(machines)}.log",
-            kernel=artifacts.vmlinuz,
-            initrd=artifacts.initramfs,
-            append=f"console=ttyS0 {append}",
-            disks=images,
-            extra_args=extra_args,
-        )
-        machines.append(machine)
-        machine.start()
-        return machine, Screen(machine)
-
-    yield start
-    for machine in machines:
-        machine.close()
 
 
 def test_stop_countdown_edit_second_entry_and_boot_it(
