@@ -57,7 +57,8 @@ def read_elf(data: bytes) -> ElfInfo | None:
                     runpath.extend(p for p in tag.runpath.split(":") if p)
                 elif tag.entry.d_tag == "DT_RPATH":
                     rpath.extend(p for p in tag.rpath.split(":") if p)
-    except (ELFError, ValueError, KeyError, IndexError, UnicodeDecodeError) as e:
+    # OverflowError: an offset past what a file can have (pyelftools seeks to it as given).
+    except (ELFError, ValueError, KeyError, IndexError, OverflowError, UnicodeDecodeError) as e:
         raise ValueError(f"not a readable ELF file: {e}") from e
     if not needed and interpreter is None:
         return None
