@@ -10,7 +10,9 @@ Layers, lowest precedence first (:func:`load` assembles them, :func:`merge` appl
 
 1. built-in defaults
 2. ``/etc/bootmenu.toml`` in the initramfs
-3. ``/bootmenu.toml`` on a discovered filesystem, only when ``allow_disk_config`` is true
+3. ``/bootmenu.toml`` on a discovered filesystem the owner trusts (the disk bootmenu was started
+   from, or one named by ``disk_config_from``), only when ``allow_disk_config`` is true; it
+   may set only the settings marked ``disk`` in the table
 4. systemd-boot's EFI variables (``LoaderConfigTimeout``, ``LoaderConfigTimeoutOneShot``,
    ``LoaderEntryDefault``, ``LoaderEntryOneShot``), only when ``use_efi_vars`` is true
 5. ``bootmenu.*`` words on the kernel command line
@@ -393,6 +395,15 @@ def _device_spec(item: str) -> str:
     return item
 
 
+_FSTYPE: Final = re.compile(r"[a-z0-9_]+")
+
+
+def _fstype(item: str) -> str:
+    if not _FSTYPE.fullmatch(item):
+        raise _Invalid(f"{_show(item)} is not a filesystem type (like vfat or ext4)")
+    return item
+
+
 _CONSOLE: Final = re.compile(r"(/dev/)?[A-Za-z][A-Za-z0-9_.-]*")
 
 
@@ -485,6 +496,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         True,
         "When the chosen entry cannot be started, try the next one in order instead of "
         "returning to the menu.",
+        disk=False,
     ),
     Setting(
         "wait_for",
@@ -562,8 +574,40 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "allow_disk_config",
         Bool(),
         True,
-        f"Whether {DISK_FILE} on a discovered filesystem is read. Only the initramfs file, the "
-        "kernel command line and command-line options can change this.",
+        f"Whether {DISK_FILE} is read at all, from the filesystems disk_config_from allows. "
+        "It may set only the menu's presentation (order_*, log_level) and the default and "
+        "timeout among its own disk's entries; its settings leave with the disk. Only the "
+        "initramfs file, the kernel command line and command-line options can change this.",
+        disk=False,
+    ),
+    Setting(
+        "disk_config_from",
+        TextList(_device_spec, "UUID=…, PARTUUID=…, LABEL=…, PARTLABEL=… or /dev/…", "DEVICE"),
+        (),
+        f"Filesystems whose {DISK_FILE} is read, besides those on the disk bootmenu was "
+        "started from (the partition systemd-stub names in the EFI variable "
+        "LoaderDevicePartUUID, and the other partitions of its disk). No other disk may supply "
+        "settings. A name that more than one device answers to (two disks labelled alike) "
+        "trusts none of them.",
+        disk=False,
+    ),
+    Setting(
+        "autoboot_removable",
+        Bool(),
+        False,
+        "Whether automatic boot (the countdown, timeout 0, headless autoboot, fallback) may "
+        "choose an entry on removable media (USB, SD cards, CDs and DVDs). They are always "
+        "listed and a person can boot them.",
+        disk=False,
+    ),
+    Setting(
+        "removable_filesystems",
+        TextList(_fstype, "filesystem types", "TYPE"),
+        ("vfat", "iso9660", "udf", "ext4", "exfat", "squashfs"),
+        "Filesystem types mounted from removable media (USB, SD cards, CDs): a stick's "
+        "filesystem is untrusted input to a kernel driver, so only these are mounted (read-only "
+        "as everything). Filesystems of other types on removable media are listed as not "
+        "mounted.",
         disk=False,
     ),
     Setting(
@@ -626,6 +670,9 @@ class Config:
     efi_handoff: EfiHandoff
     mode: Mode
     allow_disk_config: bool
+    disk_config_from: tuple[str, ...]
+    autoboot_removable: bool
+    removable_filesystems: tuple[str, ...]
     log_level: LogLevel
     use_efi_vars: bool
     password: str | None

@@ -30,6 +30,7 @@ from bootmenu.autoboot import Decision, decide
 from bootmenu.boot import bootnext, handoff, kexec
 from bootmenu.boot.handoff import Plan as Plan
 from bootmenu.discover import firmware
+from bootmenu.discover.devices import trusted as trusted_devices
 from bootmenu.discover.roots import volume_for_directory
 from bootmenu.discover.scanner import Scanner, ScanResult
 from bootmenu.errors import ERRORS, BootmenuError, FormatError, HandoffError, PathError, UsageError
@@ -235,6 +236,14 @@ class Core:
             )
         self._volumes: dict[str, Volume] = {}
         self._disk_config: tuple[str, str] | None = None  # (origin, text) of the applied file
+        # (origin, disk) of that file: its default and timeout apply to its disk's entries.
+        self._settings_disk: tuple[str, str] | None = None
+        self._refused_configs: set[str] = set()  # untrusted volumes whose file was looked at
+        # The partition bootmenu's UKI was started from (LoaderDevicePartUUID): its disk is
+        # trusted to supply settings (docs/security.md).
+        self._boot_partuuid = (
+            efivars.boot_partuuid(directory=self.efivars_dir) if self.efi else None
+        )
         self._result = ScanResult(())
         self._snapshot: Snapshot | None = None
         self._discovery: Discovery | None = None
@@ -264,24 +273,62 @@ class Core:
         )
 
     def _apply_disk_config(self) -> bool:
-        """Read the first ``/bootmenu.toml`` on a scanned filesystem (if allowed).  Called
-        again for every discovery snapshot (the menu starts before any disk is scanned); a
-        file already applied is not applied again.  True when the settings changed."""
+        """Apply the first ``/bootmenu.toml`` on a trusted filesystem (if allowed), and drop
+        its settings once that filesystem is gone.  Called again for every discovery snapshot
+        (the menu starts before any disk is scanned); a file already applied is not applied
+        again.  True when the settings changed."""
         with self._state:
             volumes = list(self._volumes.values())
         for vol in volumes:
+            if not vol.trusted:
+                self._refuse_disk_config(vol)
+                continue
             text = VolumeReader(vol).read_text(settings.DISK_FILE)
             if text is None:
                 continue
-            device = f"PARTUUID={vol.partuuid}" if vol.partuuid else vol.name
-            origin = settings.disk_origin(device)
+            origin = settings.disk_origin(self._device_name(vol))
             if self._disk_config == (origin, text):
                 return False
             self._disk_config = (origin, text)
+            self._settings_disk = (origin, vol.disk or vol.name)
             self.config, found = self._load_config(disk_text=text, disk_origin=origin)
             self.warnings.extend(found)
             return True
-        return False
+        if self._disk_config is None:
+            return False
+        origin = self._disk_config[0]
+        self._disk_config = self._settings_disk = None
+        self.config, found = self._load_config(disk_text=None, disk_origin=settings.DISK_FILE)
+        self.warnings.extend(w for w in found if w not in self.warnings)
+        self.warnings.append(f"{origin}: its filesystem is gone, and its settings with it")
+        return True
+
+    @staticmethod
+    def _device_name(vol: Volume) -> str:
+        return f"PARTUUID={vol.partuuid}" if vol.partuuid else vol.name
+
+    def _refuse_disk_config(self, vol: Volume) -> None:
+        """Say once that an untrusted filesystem's ``/bootmenu.toml`` is not read."""
+        if vol.name in self._refused_configs:
+            return
+        self._refused_configs.add(vol.name)
+        if VolumeReader(vol).read_text(settings.DISK_FILE) is None:
+            return
+        self.warnings.append(
+            f"{settings.disk_origin(self._device_name(vol))}: not read: only the disk bootmenu "
+            "was started from and the filesystems named by disk_config_from may supply "
+            "settings (docs/security.md)"
+        )
+
+    def _trust(self, volumes: Mapping[str, Volume], devices: Sequence[Device]) -> dict[str, Volume]:
+        """``volumes`` with ``trusted`` set: the boot disk's and those disk_config_from names."""
+        names, found = trusted_devices(
+            devices, boot_partuuid=self._boot_partuuid, specs=self.config.disk_config_from
+        )
+        for warning in found:
+            if warning not in self.warnings:
+                self.warnings.append(warning)
+        return {name: replace(vol, trusted=name in names) for name, vol in volumes.items()}
 
     # -- entries -------------------------------------------------------------------------------
 
@@ -298,7 +345,8 @@ class Core:
         self._started_at = time.monotonic()
         if self.roots:
             for root in self.roots:
-                vol = volume_for_directory(root)
+                # The owner named it on bootmenu's own command line: trusted.
+                vol = replace(volume_for_directory(root), trusted=True)
                 if not vol.path.is_dir():
                     raise UsageError(f"bootmenu: --root {root}: not a directory")
                 self._volumes[vol.name] = vol
@@ -330,6 +378,7 @@ class Core:
             on_change=self._discovered,
             include=self.device_filter,
             settle_timeout=float(self.config.settle_timeout),
+            removable_filesystems=self.config.removable_filesystems,
         )
         self._mounter, self._discovery = mounter, discovery
         discovery.start()
@@ -362,7 +411,7 @@ class Core:
     def _take(self, snapshot: Snapshot) -> _State:
         """Make ``snapshot`` the core's state unless a newer one is there already; returns the
         state of ``snapshot`` itself (what a decision on it must use)."""
-        volumes = {v.name: v for v in snapshot.volumes}
+        volumes = self._trust({v.name: v for v in snapshot.volumes}, snapshot.devices)
         result, routes = self._with_firmware(
             ScanResult(snapshot.entries, snapshot.disk_configs, snapshot.warnings), volumes
         )
@@ -504,20 +553,13 @@ class Core:
         """What ``view`` (default: the latest) boots, and why.  Front ends act on it only when
         the view is ready (:attr:`View.ready`); the reason says when waiting was given up."""
         view = view or self.view()
-        aliases = {
-            vol.name: [
-                f"{key}={value}"
-                for key, value in (
-                    ("UUID", vol.uuid),
-                    ("LABEL", vol.label),
-                    ("PARTUUID", vol.partuuid),
-                    ("PARTLABEL", vol.partlabel),
-                )
-                if value
-            ]
-            for vol in view.volumes
-        }
-        decision = decide(view.entries, self.config, view.disk_configs, aliases)
+        decision = decide(
+            view.entries,
+            self.config,
+            view.disk_configs,
+            volumes={v.name: v for v in view.volumes},
+            settings_disk=self._settings_disk,
+        )
         if view.gave_up is not None and not view.settled:
             decision = replace(decision, reason=f"{decision.reason} ({view.gave_up})")
         return decision

@@ -143,6 +143,20 @@ class Volume:
     partlabel: str | None = None
     # GPT partition type GUID, lower case (the ESP is c12a7328-f81f-11d2-ba4b-00a0c93ec93b).
     parttype: str | None = None
+    # The whole disk the filesystem is on (its devnode; None for a --root directory).
+    disk: str | None = None
+    # What kind of removable media it is on ("USB", "SD card", "CD/DVD", "removable disk"), or
+    # None for a fixed disk: automatic boot never chooses those (autoboot_removable).
+    media: str | None = None
+    # Whether the owner trusts this volume's disk: the disk bootmenu was started from, one named
+    # by disk_config_from, or a --root directory. Only those may supply settings
+    # (/bootmenu.toml), and only their entries may boot files of another disk automatically.
+    trusted: bool = False
+
+    @property
+    def shown_name(self) -> str:
+        """How the menu names it: its label, else its name."""
+        return self.label or self.partlabel or self.name
 
     @property
     def case_insensitive(self) -> bool:
@@ -190,6 +204,10 @@ class Device:
     table: str | None = None
     size: int | None = None  # bytes
     removable: bool = False
+    # Removable media the device is on, as the menu names it ("USB", "SD card", "CD/DVD",
+    # "removable disk"); None for a fixed disk. Wider than ``removable`` (sysfs), which USB
+    # hard disks and SD card readers often do not set.
+    media: str | None = None
     bus: str | None = None  # ID_BUS: "ata", "scsi", "usb", "nvme"…
     id_path: str | None = None  # ID_PATH: "pci-0000:00:1f.2-ata-1"
     driver: str | None = None  # the driver of the nearest controller: "ahci", "nvme", "virtio_blk"
@@ -212,6 +230,8 @@ class Device:
             partuuid=self.partuuid,
             partlabel=self.partlabel,
             parttype=self.parttype,
+            disk=self.disk,
+            media=self.media,
         )
 
 

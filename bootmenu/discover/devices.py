@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -102,6 +102,31 @@ def _nonempty(value: str | None) -> str | None:
     return value if value else None
 
 
+def removable_media(
+    properties: Mapping[str, str],
+    devnode: str,
+    *,
+    removable: bool = False,
+    mmc_type: str | None = None,
+) -> str | None:
+    """What kind of removable media a block device is on, as the menu names it, or None for a
+    fixed disk: a CD/DVD drive, anything on USB (sticks, card readers, USB hard disks: sysfs's
+    ``removable`` is often 0 for them), an SD card (an ``mmcblk`` device whose card is not
+    soldered eMMC: sysfs ``device/type`` is ``SD``), or a disk whose sysfs ``removable`` is 1."""
+    short = devnode.removeprefix("/dev/")
+    if re.fullmatch(r"sr\d+", short) or properties.get("ID_CDROM") == "1":
+        return "CD/DVD"
+    if properties.get("ID_BUS") == "usb" or "-usb-" in properties.get("ID_PATH", ""):
+        return "USB"
+    if re.match(r"mmcblk\d+", short) and (mmc_type or "SD") != "MMC":
+        return "SD card"
+    if properties.get("ID_DRIVE_FLASH_SD") == "1":
+        return "SD card"
+    if removable:
+        return "removable disk"
+    return None
+
+
 def classify(
     properties: Mapping[str, str],
     *,
@@ -112,12 +137,18 @@ def classify(
     disk: str | None = None,
     backing_file: str | None = None,
     driver: str | None = None,
+    mmc_type: str | None = None,
+    removable_filesystems: Collection[str] | None = None,
 ) -> Device:
     """Describe a block device from its udev properties (``udevadm info --query=property``)
     and a few sysfs facts: ``size`` in bytes, ``removable`` (of its disk), ``has_partitions``
     (a disk with partition devices), ``disk`` (the parent disk's devnode, for a partition),
-    ``backing_file`` (of a loop device, or of a loop partition's disk) and ``driver`` (of its
-    controller)."""
+    ``backing_file`` (of a loop device, or of a loop partition's disk), ``driver`` (of its
+    controller) and ``mmc_type`` (sysfs ``device/type`` of an ``mmcblk`` disk).
+
+    A filesystem on removable media (:func:`removable_media`) whose type is not in
+    ``removable_filesystems`` (None: any type) is ``unsupported``: a stick's filesystem is
+    untrusted input to a kernel driver, so only the types the owner lists are mounted."""
     p = properties
     name = p.get("DEVNAME", "") or os.path.basename(sys_path)
     devnode = name if name.startswith("/") else f"/dev/{name}"
@@ -152,6 +183,7 @@ def classify(
         driver=driver,
         devnum=(major, minor) if major is not None and minor is not None else None,
         backing_file=backing_file or None,
+        media=removable_media(p, devnode, removable=removable, mmc_type=mmc_type),
     )
 
     def verdict(state: DeviceState, reason: str | None = None) -> Device:
@@ -204,6 +236,13 @@ def classify(
         return verdict(DeviceState.UNSUPPORTED, f"{fstype} data, not a filesystem")
     if mount_options(fstype) is None:
         return verdict(DeviceState.UNKNOWN, f"bootmenu cannot read {fstype} filesystems")
+    if base.media and removable_filesystems is not None and fstype not in removable_filesystems:
+        allowed = ", ".join(removable_filesystems) or "none"
+        return verdict(
+            DeviceState.UNSUPPORTED,
+            f"{fstype} on {base.media} media is not mounted: only {allowed} are mounted from "
+            "removable media (removable_filesystems)",
+        )
     return base
 
 
@@ -240,3 +279,42 @@ def matches(spec: str, device: Device, *, links: Iterable[str] = ()) -> bool:
             return device.label == value
         return device.partlabel == value
     return spec == device.devnode or spec in links
+
+
+def trusted(
+    devices: Iterable[Device],
+    *,
+    boot_partuuid: str | None,
+    specs: Iterable[str] = (),
+) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The devnodes of the filesystems the owner trusts, and warnings.
+
+    Trusted are every partition of the disk bootmenu was started from (the partition whose
+    PARTUUID systemd-stub put in ``LoaderDevicePartUUID``: ``boot_partuuid``) and the devices
+    ``specs`` name (``disk_config_from``). A name two devices answer to trusts neither: a
+    stick can copy a label, a UUID or even a PARTUUID, and the owner's one must not lose to it.
+    """
+    devices = list(devices)
+    found: set[str] = set()
+    warnings: list[str] = []
+    if boot_partuuid:
+        wanted = boot_partuuid.lower()
+        boot = [d for d in devices if d.partuuid == wanted]
+        if len(boot) == 1:
+            found.update(d.devnode for d in devices if d.disk == boot[0].disk)
+        elif len(boot) > 1:
+            names = ", ".join(d.devnode for d in boot)
+            warnings.append(
+                f"the partition bootmenu was started from (PARTUUID={wanted}, "
+                f"LoaderDevicePartUUID) is on more than one device ({names}): none is trusted"
+            )
+    for spec in specs:
+        named = [d for d in devices if matches(spec, d)]
+        if len(named) == 1:
+            found.add(named[0].devnode)
+        elif len(named) > 1:
+            names = ", ".join(d.devnode for d in named)
+            warnings.append(
+                f"disk_config_from: {spec} names more than one device ({names}): none is trusted"
+            )
+    return frozenset(found), tuple(warnings)

@@ -47,7 +47,7 @@ import posixpath
 import select
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
@@ -219,8 +219,11 @@ class Discovery:
         settle_quiet: float = SETTLE_QUIET,
         usb_storage_delay: str = USB_STORAGE_DELAY,
         clock: Callable[[], float] = time.monotonic,
+        removable_filesystems: Collection[str] | None = None,
     ):
         self.mounter = mounter
+        # Filesystem types mounted from removable media (None: any; see devices.classify).
+        self.removable_filesystems = removable_filesystems
         self.udev_timeout = udev_timeout
         self.settle_timeout = settle_timeout
         self.udev_queue = udev_queue
@@ -490,6 +493,8 @@ class Discovery:
             disk=parent.device_node if parent is not None else None,
             backing_file=attribute(disk_device, "loop/backing_file"),
             driver=driver,
+            mmc_type=attribute(disk_device, "device/type"),
+            removable_filesystems=self.removable_filesystems,
         )
         return device, tuple(properties.get("DEVLINKS", "").split())
 

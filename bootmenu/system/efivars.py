@@ -51,6 +51,9 @@ SYSTEMD_BOOT_SETTINGS: Final = (
     LOADER_ENTRY_DEFAULT,
     LOADER_ENTRY_ONESHOT,
 )
+# The partition (its GPT unique GUID) the running loader or UKI was read from: systemd-boot and
+# systemd-stub set it (the stub only when no loader did before it).
+LOADER_DEVICE_PART_UUID: Final = "LoaderDevicePartUUID"
 # systemd-boot deletes these as soon as it has read them.
 ONESHOT_VARIABLES: Final = (LOADER_ENTRY_ONESHOT, LOADER_CONFIG_TIMEOUT_ONESHOT)
 
@@ -211,6 +214,26 @@ def systemd_boot_settings(*, directory: str | os.PathLike[str] = EFIVARFS) -> Ma
         if value:
             found[name] = value
     return found
+
+
+def boot_partuuid(*, directory: str | os.PathLike[str] = EFIVARFS) -> str | None:
+    """The PARTUUID (lower case) of the partition bootmenu's UKI was started from
+    (``LoaderDevicePartUUID``), or None when it is not set or cannot be read (logged)."""
+    if not available(directory=directory):
+        return None
+    try:
+        var = read(LOADER_DEVICE_PART_UUID, SYSTEMD_BOOT_VENDOR, directory=directory)
+        if var is None:
+            return None
+        value = decode_utf16_string(var.data, what=f"EFI variable {LOADER_DEVICE_PART_UUID}")
+    except (OSError, FormatError) as e:
+        log.warning("EFI variable %s ignored: %s", LOADER_DEVICE_PART_UUID, e)
+        return None
+    try:
+        return str(UUID(value.strip()))
+    except ValueError:
+        log.warning("EFI variable %s ignored: %r is not a GUID", LOADER_DEVICE_PART_UUID, value)
+        return None
 
 
 def consume_oneshot(*, directory: str | os.PathLike[str] = EFIVARFS) -> tuple[str, ...]:

@@ -1,4 +1,4 @@
-"""The list of entries, grouped by the filesystem they are on.
+"""The list of entries, grouped by the filesystem their configuration is on.
 
 Each row has three mark columns that read without colour: ``>`` the cursor, ``*`` what boots
 when the countdown ends, ``!`` an entry that cannot boot (also dimmed).  Group headings name
@@ -16,6 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from bootmenu.autoboot import foreign_files
 from bootmenu.model import BootEntry, Volume
 from bootmenu.tui.format import SHOWN_STATES, device_heading, device_problem, kind_label, shorten
 
@@ -27,12 +28,18 @@ KIND_WIDTH = 9
 VERSION_WIDTH = 22
 
 
-def render_row(entry: BootEntry, width: int, *, cursor: bool, default: bool) -> Text:
-    """One entry as a line of ``width`` cells."""
+def render_row(
+    entry: BootEntry, width: int, *, cursor: bool, default: bool, files_of: Volume | None = None
+) -> Text:
+    """One entry as a line of ``width`` cells; ``files_of``: the other filesystem whose files
+    its configuration boots (said after the title)."""
     marks = (">" if cursor else " ") + ("*" if default else " ") + ("!" if entry.problems else " ")
     version = shorten(entry.version or "", VERSION_WIDTH)
     room = max(8, width - len(marks) - 1 - KIND_WIDTH - 1 - (len(version) + 1 if version else 0))
-    title = shorten(entry.title, room)
+    title = entry.title
+    if files_of is not None:
+        title += f" (boots files of {files_of.shown_name})"
+    title = shorten(title, room)
     line = f"{marks} {kind_label(entry):<{KIND_WIDTH}} {title:<{room}}"
     if version:
         line += f" {version}"
@@ -91,9 +98,13 @@ class EntryList(OptionList):
         self._width = max(20, self.scrollable_content_region.width or self._width)
         self._entries = {e.id: e for e in menu}
         self._default_id = default_id
+        # Under the filesystem its configuration came from (a stick's grub.cfg that boots the
+        # internal disk's kernel is the stick's entry), or its own for the firmware's entries.
+        by_name = {v.name: v for v in volumes}
         groups: dict[str, list[BootEntry]] = {}
         for entry in menu:
-            groups.setdefault(entry.root, []).append(entry)
+            config = entry.config_root
+            groups.setdefault(config if config in by_name else entry.root, []).append(entry)
         options: list[Option] = []
         for root, entries in groups.items():
             name, description = device_heading(root, volumes, devices)
@@ -109,6 +120,7 @@ class EntryList(OptionList):
                             self._width,
                             cursor=entry.id == keep,
                             default=entry.id == default_id,
+                            files_of=foreign_files(entry, by_name),
                         ),
                         id=ENTRY_PREFIX + entry.id,
                     )

@@ -57,8 +57,9 @@ def device_heading(
         parts.append(fstype)
     if device is not None and device.size:
         parts.append(size_text(device.size))
-    if device is not None and device.removable:
-        parts.append("removable")
+    media = (volume.media if volume else None) or (device.media if device else None)
+    if media or (device is not None and device.removable):
+        parts.append(media or "removable")
     return root, " ".join(parts)
 
 

@@ -43,7 +43,7 @@ def test_autoboot_dry_run_over_discovered_disks(disks: Disks, tmp_path: Path) ->
     prefix = str(tmp_path)
     core = Core(
         config_file=None,
-        cmdline="quiet bootmenu.once=other",
+        cmdline="quiet bootmenu.once=other bootmenu.disk_config_from=LABEL=boot",
         dry_run=True,
         efivars_dir=str(tmp_path / "no-efivars"),
         device_filter=lambda d: (d.backing_file or "").startswith(prefix),

@@ -6,6 +6,7 @@ import asyncio
 import functools
 import logging
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,7 @@ from tests.tui.fakecore import (
     FEDORA_NEW,
     FEDORA_OLD,
     NVME_ROOT,
+    USB,
     WINDOWS,
     XEN,
     FakeCore,
@@ -80,6 +82,21 @@ def test_entries_grouped_by_device_with_marks() -> None:
         assert cursor(app) == FEDORA_NEW.id
 
     run(script)
+
+
+def test_an_entry_booting_another_disks_files_is_shown_under_its_configurations_disk() -> None:
+    # A stick's grub.cfg that searches the internal disk and boots its kernel with init=/bin/sh.
+    steered = replace(
+        FEDORA_OLD, id="grub:steered", title="Steered", root=NVME_ROOT, config_root=USB
+    )
+
+    async def script(pilot: P, app: BootmenuApp, core: FakeCore) -> None:
+        lines = text(app).splitlines()
+        stick = next(i for i, line in enumerate(lines) if line.startswith("/dev/sda1 "))
+        assert lines[stick + 1].startswith("  ! Linux     Debian GNU/Linux 12")
+        assert lines[stick + 2].startswith("    Linux     Steered (boots files of fedora)")
+
+    run(script, entries=(*ENTRIES, steered))
 
 
 def test_problem_entry_shows_its_reason_under_the_list() -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 from bootmenu.autoboot import DEFAULT_TIMEOUT, decide
 from bootmenu.config import Config, load
-from bootmenu.model import DiskBootConfig, Kind, Source
+from bootmenu.model import BootEntry, DiskBootConfig, Kind, Source, Volume
 from tests.factories import entry
 
 MENU = [
@@ -81,7 +84,9 @@ def test_hide_and_order_preferences() -> None:
     config = cfg(
         'hide = ["Windows*"]\norder_sources = ["syslinux"]\norder_devices = ["LABEL=rescue"]'
     )
-    d = decide(MENU, config, aliases={"/dev/sdb1": ["LABEL=rescue"]})
+    d = decide(
+        MENU, config, volumes={"/dev/sdb1": Volume("/dev/sdb1", Path("/mnt"), label="rescue")}
+    )
     assert [e.id for e in d.menu] == ["syslinux:rescue", "fedora-6.6.conf", "fedora-6.5.conf"]
 
 
@@ -102,3 +107,107 @@ def test_disk_default_reason_names_the_configuration_that_chose_it() -> None:
     d = decide(MENU, cfg(), disks)
     assert d.entry == MENU[1]
     assert "from /dev/vda2/loader/loader.conf" in d.reason
+
+
+# --- disks the owner did not choose (docs/security.md) -----------------------------------------
+
+INTERNAL = Volume("/dev/nvme0n1p2", Path("/m/1"), label="fedora", disk="/dev/nvme0n1", trusted=True)
+STICK = Volume("/dev/sda1", Path("/m/2"), label="STICK", disk="/dev/sda", media="USB")
+OTHER_DISK = Volume("/dev/sdb1", Path("/m/3"), label="old", disk="/dev/sdb")
+VOLUMES = {v.name: v for v in (INTERNAL, STICK, OTHER_DISK)}
+
+
+def on(volume: Volume, ident: str, *, default: bool = False, title: str | None = None) -> BootEntry:
+    """An entry defined and kept on ``volume``."""
+    return entry(
+        ident,
+        default=default,
+        root=volume.name,
+        config_root=volume.name,
+        title=title or ident.title(),
+    )
+
+
+def test_an_entry_on_removable_media_is_never_chosen_automatically() -> None:
+    stick = on(STICK, "installer.conf", default=True)
+    internal = on(INTERNAL, "fedora.conf")
+    d = decide([stick, internal], cfg(), volumes=VOLUMES)
+    assert d.entry == internal
+    assert "USB media (STICK)" in d.reason and "autoboot_removable" in d.reason
+    assert stick in d.menu  # still listed for a person to choose
+    assert d.fallbacks == ()
+
+    allowed = decide([stick, internal], cfg("autoboot_removable = true"), volumes=VOLUMES)
+    assert allowed.entry == stick
+
+
+def test_a_default_naming_only_a_stick_entry_boots_the_next_allowed_one() -> None:
+    stick = on(STICK, "live.conf")
+    internal = on(INTERNAL, "fedora.conf")
+    d = decide([stick, internal], cfg('default = "live*"'), volumes=VOLUMES)
+    assert d.entry == internal
+    assert "default 'live*'" in d.reason and "automatic boot does not choose" in d.reason
+
+
+def test_a_colliding_id_on_another_disk_never_wins_the_default() -> None:
+    # The stick, and a second internal disk, copy the id of the owner's entry and sort first.
+    from_stick = on(STICK, "fedora.conf", title="Fedora")
+    from_other = on(OTHER_DISK, "fedora.conf@/dev/sdb1", title="Fedora")
+    owners = on(INTERNAL, "fedora.conf@/dev/nvme0n1p2", title="Fedora")
+    for source in (
+        cfg('default = "Fedora"'),
+        cfg(efi={"LoaderEntryDefault": "fedora.conf"}),
+        cfg(cmdline="bootmenu.once=fedora.conf"),
+    ):
+        d = decide([from_stick, from_other, owners], source, volumes=VOLUMES)
+        assert d.entry == owners, d.reason
+
+
+def test_a_disk_default_on_the_trusted_disk_comes_first() -> None:
+    other = on(OTHER_DISK, "old.conf", default=True)
+    owners = on(INTERNAL, "fedora.conf", default=True)
+    d = decide([other, owners], cfg(), volumes=VOLUMES)
+    assert d.entry == owners
+
+
+def test_an_entry_booting_another_disks_files_is_not_automatic_unless_trusted() -> None:
+    # A stick's grub.cfg that searches the internal disk and boots its kernel with init=/bin/sh.
+    steered = entry(
+        "grub:shell", root=INTERNAL.name, config_root=OTHER_DISK.name, cmdline="init=/bin/sh"
+    )
+    owners = on(INTERNAL, "fedora.conf")
+    d = decide([steered, owners], cfg('default = "grub:shell"'), volumes=VOLUMES)
+    assert d.entry == owners
+    assert "boots files of fedora, another disk" in d.reason
+
+    # The owner's ESP grub.cfg booting /boot on another disk of theirs is fine.
+    trusted = {**VOLUMES, OTHER_DISK.name: replace(OTHER_DISK, trusted=True)}
+    assert decide([steered, owners], cfg('default = "grub:shell"'), volumes=trusted).entry == (
+        steered
+    )
+
+
+def test_a_disk_files_default_applies_among_its_own_disks_entries() -> None:
+    owners = on(INTERNAL, "fedora.conf")
+    rescue = on(OTHER_DISK, "rescue.conf")
+    config, _ = load(
+        system_file=None,
+        disk_text='default = "rescue*"\n',
+        disk_origin="PARTUUID=1:/bootmenu.toml",
+    )
+    d = decide(
+        [owners, rescue],
+        config,
+        volumes=VOLUMES,
+        settings_disk=("PARTUUID=1:/bootmenu.toml", "/dev/nvme0n1"),
+    )
+    assert d.entry == owners and "matches no entry" in d.reason
+
+
+def test_a_sticks_own_timeout_does_not_set_the_menus() -> None:
+    disks = [
+        DiskBootConfig(STICK.name, Source.GRUB, "/dev/sda1/boot/grub/grub.cfg", 0.0, None),
+        DiskBootConfig(INTERNAL.name, Source.BLS, "/dev/nvme0n1p2/loader/loader.conf", 8.0, None),
+    ]
+    menu = [on(STICK, "live.conf"), on(INTERNAL, "fedora.conf")]
+    assert decide(menu, cfg(), disks, volumes=VOLUMES).timeout == 8.0

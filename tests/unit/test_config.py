@@ -58,6 +58,9 @@ EXPECTED_DEFAULTS = {
     "efi_handoff": '`"auto"`',
     "mode": '`"menu"`',
     "allow_disk_config": "`true`",
+    "disk_config_from": "`[]`",
+    "autoboot_removable": "`false`",
+    "removable_filesystems": '`["vfat", "iso9660", "udf", "ext4", "exfat", "squashfs"]`',
     "log_level": '`"info"`',
     "use_efi_vars": "`true`",
     "password": "not set",
@@ -92,7 +95,17 @@ def test_docs_list_exactly_the_settings_with_their_defaults() -> None:
 
 def test_docs_mark_settings_a_disk_file_cannot_change() -> None:
     section = docs_section()
-    for name in ("wait_for", "wait_timeout", "console", "hooks_dir", "allow_disk_config"):
+    for name in (
+        "wait_for",
+        "wait_timeout",
+        "console",
+        "hooks_dir",
+        "allow_disk_config",
+        "disk_config_from",
+        "autoboot_removable",
+        "removable_filesystems",
+        "fallback",
+    ):
         assert f"| [`{name}`](#{name}) |" in section
         assert re.search(rf"\| \[`{name}`\].*\| no \|$", section, re.M), name
     assert re.search(r"\| \[`default`\].*\| yes \|$", section, re.M)
@@ -181,6 +194,9 @@ def test_full_file() -> None:
     assert c.efi_handoff is EfiHandoff.BOOTNEXT
     assert c.mode is Mode.AUTOBOOT
     assert c.allow_disk_config is False
+    assert c.disk_config_from == ("PARTLABEL=settings",)
+    assert c.autoboot_removable is True
+    assert c.removable_filesystems == ("vfat", "iso9660")
     assert c.log_level is LogLevel.DEBUG
     assert c.use_efi_vars is False
     assert c.password is not None and c.password.startswith("$pbkdf2-sha256$1000$")

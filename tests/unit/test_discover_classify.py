@@ -403,3 +403,44 @@ def test_sys_path_key_orders_disks_by_their_place_in_the_machine() -> None:
         sdj,
         loop,
     ]
+
+
+# --- removable media (docs/security.md) -------------------------------------------------------
+
+DEFAULT_REMOVABLE = ("vfat", "iso9660", "udf", "ext4", "exfat", "squashfs")
+
+
+def test_usb_sd_and_cd_media_are_named_whatever_sysfs_removable_says() -> None:
+    usb = classify(udev("usb-iso-hybrid-esp"), disk="/dev/sdc", size=MIB)
+    assert usb.media == "USB"
+    sd = classify(udev("mmc-sd-ext4"), disk="/dev/mmcblk1", size=MIB, mmc_type="SD")
+    assert sd.media == "SD card"
+    emmc = classify(udev("mmc-sd-ext4"), disk="/dev/mmcblk1", size=MIB, mmc_type="MMC")
+    assert emmc.media is None  # soldered eMMC is the machine's own disk
+    cd = classify(udev("sr0-no-medium"), size=None)
+    assert cd.media == "CD/DVD"
+    nvme = classify(udev("nvme-esp-vfat"), size=600 * MIB, disk="/dev/nvme0n1", driver="nvme")
+    assert nvme.media is None
+    assert nvme.volume(Path("/m")).media is None and usb.volume(Path("/m")).media == "USB"
+
+
+def test_only_the_listed_filesystem_types_are_mounted_from_removable_media() -> None:
+    stick = classify(
+        udev("usb-btrfs"), disk="/dev/sdd", size=500 * MIB, removable_filesystems=DEFAULT_REMOVABLE
+    )
+    assert stick.state is DeviceState.UNSUPPORTED
+    assert stick.reason is not None and "btrfs on USB media is not mounted" in stick.reason
+    assert "removable_filesystems" in stick.reason
+    # The same type on a fixed disk, and the listed types on the stick, are mounted.
+    fixed = classify(
+        udev("gpt-xfs"), disk="/dev/loop0", size=MIB, removable_filesystems=DEFAULT_REMOVABLE
+    )
+    assert fixed.state is DeviceState.USABLE
+    esp = classify(
+        udev("usb-iso-hybrid-esp"),
+        disk="/dev/sdc",
+        size=MIB,
+        removable_filesystems=DEFAULT_REMOVABLE,
+    )
+    assert esp.state is DeviceState.USABLE
+    assert classify(udev("usb-btrfs"), disk="/dev/sdd", size=MIB).state is DeviceState.USABLE

@@ -95,7 +95,10 @@ def test_disk_config_file_chooses_the_uki_which_boots_with_its_own_cmdline(
         make_disk("extlinux"),
     ]
 
-    result = boot_bootmenu(images, TARGET_LINE, firmware="ovmf", append=AUTOBOOT)
+    # Booted with -kernel, bootmenu has no LoaderDevicePartUUID: the owner names the disk whose
+    # settings count (docs/security.md).
+    append = f"{AUTOBOOT} bootmenu.disk_config_from=LABEL=boot"
+    result = boot_bootmenu(images, TARGET_LINE, firmware="ovmf", append=append)
 
     assert result.match_text == disks.UKI_CMDLINE  # the UKI's .cmdline section, nothing else
     assert result.status == TARGET_EXIT_STATUS

@@ -51,7 +51,10 @@ ENTRIES: Final = (_entry("settle-ahci", "AHCI"), _entry("settle-nvme", "NVMe"),
                   _entry("settle-usb", "USB"))  # fmt: skip
 BUSES: Final = ["ahci", "nvme", "usb"]
 USB: Final = ENTRIES[2]
-DEFAULT: Final = f"bootmenu.default={USB.file.removesuffix('.conf')}"  # the id, without .conf
+# The id, without .conf; automatic boot may choose removable media only when the owner says so.
+DEFAULT: Final = (
+    f"bootmenu.default={USB.file.removesuffix('.conf')} bootmenu.autoboot_removable=true"
+)
 # How long usb-storage waits after finding the USB disk before it looks at it (the kernel's
 # default is 1 s): a disk that is slower to settle, as real USB sticks can be.  With 1 s the disk
 # is there under TCG before bootmenu's Python has even started looking.
