@@ -1,6 +1,6 @@
 # The two commands of the README: `make test` (everything CI runs, the VM tier included) and
 # `make demo` (bootmenu in QEMU on this terminal).
-.PHONY: setup test lint unit demo bench bench-efi build
+.PHONY: setup test lint unit demo bench bench-efi bench-memory build
 
 setup:
 	bash scripts/setup
@@ -38,3 +38,7 @@ bench: setup
 # Enter → the EFI application's first output: the UEFI payload against BootNext + reset.
 bench-efi: setup
 	.venv/bin/python -m bench.efi_handoff
+
+# Peak RSS of booting a 500 MiB initrd (read, validate, load into memfds; host only, no VM).
+bench-memory: setup
+	.venv/bin/python -m bench.image_memory

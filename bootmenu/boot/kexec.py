@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from bootmenu.boot.handoff import (
@@ -73,11 +73,14 @@ class _Piece:
     source: str
     data: bytes
     module: Module | None = None
+    # Computed once, when the piece is read: the plan records it, the load compares it.
+    sha256: str = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sha256", hashlib.sha256(self.data).hexdigest())
 
     def segment(self) -> Segment:
-        return Segment(
-            self.what, self.source, len(self.data), hashlib.sha256(self.data).hexdigest()
-        )
+        return Segment(self.what, self.source, len(self.data), self.sha256)
 
 
 @dataclass(frozen=True)
@@ -310,14 +313,15 @@ def _reload(plan: Plan, reader_for: ReaderFor, env: Environment) -> _Payload:
     return payload
 
 
-def concatenate_initrds(parts: Sequence[bytes]) -> bytes:
-    """Initrds as one file, in order, each but the last padded with zeros to 4 bytes."""
-    out = bytearray()
+def initrd_parts(parts: Sequence[bytes]) -> list[bytes]:
+    """Initrds as the parts of one file, in order, each but the last followed by the zeros that
+    pad it to 4 bytes (written in turn into the memfd: no joined copy)."""
+    out: list[bytes] = []
     for i, part in enumerate(parts):
-        out += part
-        if i < len(parts) - 1:
-            out += b"\0" * (-len(part) % INITRD_ALIGN)
-    return bytes(out)
+        out.append(part)
+        if i < len(parts) - 1 and len(part) % INITRD_ALIGN:
+            out.append(b"\0" * (-len(part) % INITRD_ALIGN))
+    return out
 
 
 # -- planning --------------------------------------------------------------------------------
@@ -423,11 +427,11 @@ def _proc_path(fd: int) -> str:
 
 
 @contextmanager
-def _memfds() -> Iterator[Callable[[str, bytes], int]]:
+def _memfds() -> Iterator[Callable[[str, bytes | Sequence[bytes]], int]]:
     """A factory of sealed memfds, all closed when the block ends."""
     with ExitStack() as stack:
 
-        def make(name: str, data: bytes) -> int:
+        def make(name: str, data: bytes | Sequence[bytes]) -> int:
             fd = syscalls.memfd(f"bootmenu-{name}", data)
             stack.callback(os.close, fd)
             return fd
@@ -515,7 +519,7 @@ def _load_kexec(plan: Plan, reader_for: ReaderFor, env: Environment, *, file_loa
     with _memfds() as memfd:
         kernel_fd = memfd("kernel", payload.kernel.data)
         initrd_fd = (
-            memfd("initrd", concatenate_initrds([p.data for p in payload.initrds]))
+            memfd("initrd", initrd_parts([p.data for p in payload.initrds]))
             if payload.initrds
             else None
         )

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import bz2
 import lzma
+import re
 import struct
 import zlib
 from collections.abc import Callable
@@ -90,6 +91,8 @@ _FS_IMAGES = (
 )
 
 _CHUNK = 64 * 1024  # compressed bytes fed at a time
+_FEED_CHUNK = 1 << 20  # uncompressed cpio bytes fed at a time
+_NONZERO = re.compile(rb"[^\0]")
 _OUT_CHUNK = 256 * 1024  # most decompressed bytes produced per call
 DECOMPRESS_LIMIT = 256 << 20  # stop checking a member's contents beyond this much output
 LZMA_MEMLIMIT = 256 << 20  # refuse lzma/xz dictionaries larger than this
@@ -154,7 +157,9 @@ class _Walk:
         off = 0
         while off < len(data):
             if data[off] == 0:
-                off = len(data) - len(data[off:].lstrip(b"\0"))
+                # Padding between members: found without copying the rest of the file.
+                found = _NONZERO.search(data, off)
+                off = found.start() if found else len(data)
                 continue
             self.checked = off
             end = self._member(off)
@@ -227,7 +232,13 @@ class _Walk:
     def _cpio(self, off: int) -> int | None:
         what = f"the cpio archive at {off:#x}"
         cpio = _Cpio(describe=lambda pos: f"at {off + pos:#x} (in {what})", outer=True)
-        cpio.feed(self.data[off:])
+        # Fed in pieces of a view: the archive is never copied (a 500 MiB initrd stays one
+        # copy in memory), and the walker's buffer holds at most one piece.
+        view = memoryview(self.data)[off:]
+        for start in range(0, len(view), _FEED_CHUNK):
+            cpio.feed(view[start : start + _FEED_CHUNK])
+            if cpio.problem is not None or cpio.stopped_at is not None:
+                break
         end: int | None = None
         if cpio.stopped_at is not None:
             end = off + cpio.stopped_at
@@ -360,7 +371,7 @@ class _Cpio:
         self.problem: str | None = None
         self.stopped_at: int | None = None
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | memoryview) -> None:
         if self.problem is not None or self.stopped_at is not None:
             return
         if self.skip and not self.buf:

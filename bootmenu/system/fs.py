@@ -177,15 +177,19 @@ class VolumeReader:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 raise PathError(f"{shown}: not a regular file", path=shown)
-            chunks: list[bytes] = []
-            remaining = min(count, st.st_size)
-            while remaining > 0:
-                chunk = os.read(fd, min(remaining, 1 << 20))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                remaining -= len(chunk)
-            return b"".join(chunks), st.st_size
+            # One read into one buffer: a 512 MiB image is held once, not as chunks and then
+            # joined (twice). A regular file gives it all at once; a short read (a file that
+            # shrinks, a signal) is finished with more reads.
+            wanted = min(count, st.st_size)
+            data = os.read(fd, wanted) if wanted else b""
+            if 0 < len(data) < wanted:
+                rest = [data]
+                remaining = wanted - len(data)
+                while remaining > 0 and (chunk := os.read(fd, remaining)):
+                    rest.append(chunk)
+                    remaining -= len(chunk)
+                data = b"".join(rest)
+            return data, st.st_size
         except OSError as e:
             reason = "I/O error (is the disk failing?)" if e.errno == errno.EIO else e.strerror
             raise PathError(f"{shown}: cannot read: {reason}", path=shown) from e

@@ -15,6 +15,7 @@ import fcntl
 import os
 import platform
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 
 # <linux/kexec.h>
@@ -243,8 +244,10 @@ def block_readonly(dev: str | Path) -> bool:
     return bool(value)
 
 
-def memfd(name: str, data: bytes) -> int:
-    """An anonymous in-memory file holding ``data``, positioned at 0, for kexec_file_load.
+def memfd(name: str, data: bytes | Sequence[bytes]) -> int:
+    """An anonymous in-memory file holding ``data`` (or its parts one after the other: several
+    initrds are written in turn, never joined into one more copy in memory), positioned at 0,
+    for kexec_file_load.
 
     The returned descriptor is read-only and close-on-exec, and the file is sealed: the kernel's
     ``kernel_read_file`` refuses (ETXTBSY) a file that anyone still has open for writing, so the
@@ -252,10 +255,11 @@ def memfd(name: str, data: bytes) -> int:
     """
     wfd = os.memfd_create(name, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(wfd, view)
-            view = view[written:]
+        for part in [data] if isinstance(data, bytes) else data:
+            view = memoryview(part)
+            while view:
+                written = os.write(wfd, view)
+                view = view[written:]
         fcntl.fcntl(
             wfd,
             fcntl.F_ADD_SEALS,
