@@ -190,6 +190,15 @@ class _CountingReader(VolumeReader):
         return data
 
 
+def _settings_file(vol: Volume) -> bytes | None:
+    """The start of ``vol``'s ``/bootmenu.toml`` (one byte past the size settings files may
+    have, so that a larger one is refused with a warning, not read whole), or None."""
+    try:
+        return VolumeReader(vol).read_head(settings.DISK_FILE, settings.MAX_FILE_SIZE + 1)[0]
+    except PathError:
+        return None
+
+
 class Core:
     def __init__(
         self,
@@ -235,7 +244,7 @@ class Core:
                 "the kernel's console (the last console= on the kernel command line)"
             )
         self._volumes: dict[str, Volume] = {}
-        self._disk_config: tuple[str, str] | None = None  # (origin, text) of the applied file
+        self._disk_config: tuple[str, bytes] | None = None  # (origin, bytes) of the applied file
         # (origin, disk) of that file: its default and timeout apply to its disk's entries.
         self._settings_disk: tuple[str, str] | None = None
         self._refused_configs: set[str] = set()  # untrusted volumes whose file was looked at
@@ -283,7 +292,7 @@ class Core:
             if not vol.trusted:
                 self._refuse_disk_config(vol)
                 continue
-            text = VolumeReader(vol).read_text(settings.DISK_FILE)
+            text = _settings_file(vol)
             if text is None:
                 continue
             origin = settings.disk_origin(self._device_name(vol))
@@ -312,7 +321,7 @@ class Core:
         if vol.name in self._refused_configs:
             return
         self._refused_configs.add(vol.name)
-        if VolumeReader(vol).read_text(settings.DISK_FILE) is None:
+        if _settings_file(vol) is None:
             return
         self.warnings.append(
             f"{settings.disk_origin(self._device_name(vol))}: not read: only the disk bootmenu "

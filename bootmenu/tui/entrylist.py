@@ -66,6 +66,8 @@ class EntryList(OptionList):
         super().__init__(id="entries")
         self._entries: dict[str, BootEntry] = {}
         self._default_id: str | None = None
+        # The other filesystem whose files an entry boots, by id (said after its title).
+        self._files_of: dict[str, Volume] = {}
         self._cursor_id: str | None = None
         self._width = 78
 
@@ -101,6 +103,9 @@ class EntryList(OptionList):
         # Under the filesystem its configuration came from (a stick's grub.cfg that boots the
         # internal disk's kernel is the stick's entry), or its own for the firmware's entries.
         by_name = {v.name: v for v in volumes}
+        self._files_of = {
+            e.id: files for e in menu if (files := foreign_files(e, by_name)) is not None
+        }
         groups: dict[str, list[BootEntry]] = {}
         for entry in menu:
             config = entry.config_root
@@ -120,7 +125,7 @@ class EntryList(OptionList):
                             self._width,
                             cursor=entry.id == keep,
                             default=entry.id == default_id,
-                            files_of=foreign_files(entry, by_name),
+                            files_of=self._files_of.get(entry.id),
                         ),
                         id=ENTRY_PREFIX + entry.id,
                     )
@@ -174,6 +179,7 @@ class EntryList(OptionList):
                     self._width,
                     cursor=cursor,
                     default=ident == self._default_id,
+                    files_of=self._files_of.get(ident),
                 ),
             )
         self._cursor_id = new_id
@@ -190,5 +196,6 @@ class EntryList(OptionList):
                         width,
                         cursor=ident == self._cursor_id,
                         default=ident == self._default_id,
+                        files_of=self._files_of.get(ident),
                     ),
                 )

@@ -95,6 +95,12 @@ def test_an_entry_booting_another_disks_files_is_shown_under_its_configurations_
         stick = next(i for i, line in enumerate(lines) if line.startswith("/dev/sda1 "))
         assert lines[stick + 1].startswith("  ! Linux     Debian GNU/Linux 12")
         assert lines[stick + 2].startswith("    Linux     Steered (boots files of fedora)")
+        # Still said with the cursor on it, and after it moves on (rows are redrawn).
+        app.screen.query_one(EntryList).select_entry("grub:steered")
+        await pilot.pause()
+        assert ">   Linux     Steered (boots files of fedora)" in text(app)
+        await pilot.press("up")
+        assert "    Linux     Steered (boots files of fedora)" in text(app)
 
     run(script, entries=(*ENTRIES, steered))
 

@@ -155,3 +155,14 @@ def test_settings_leave_with_their_disk(tmp_path: Path) -> None:
 
     assert core.config.default is None
     assert any("its settings with it" in w for w in core.view().warnings)
+
+
+def test_a_disk_file_larger_than_a_settings_file_may_be_is_refused(tmp_path: Path) -> None:
+    big = "timeout = 2\n" + "# padding\n" * 110_000  # 1.1 MB, a valid TOML file
+    esp = filesystem(tmp_path, "/dev/vda1", toml=big, partuuid=PARTUUID)
+    core = make_core(tmp_path)
+
+    discovered(core, esp)
+
+    assert core.config.timeout is None
+    assert any("larger than 1048576 bytes; ignored" in w for w in core.view().warnings)
