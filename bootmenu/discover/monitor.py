@@ -165,6 +165,8 @@ class _Outcome:
     scan: VolumeScan | None = None
     problem: str | None = None
     volumes_changed: bool = False
+    # The volumes the scan could see (a grub.cfg's ``search`` looks among them).
+    seen: frozenset[str] = frozenset()
 
 
 def _same_filesystem(a: Device, b: Device) -> bool:
@@ -725,6 +727,16 @@ class Discovery:
                     self._volumes_changed(devnode)
                 if not slot.dirty:  # otherwise the result is already out of date
                     slot.scan, slot.problem = outcome.scan, outcome.problem
+                    # A volume mounted (or gone) while this scan ran is one its grub.cfg's
+                    # `search` could not see: scan again once the others are done, whatever
+                    # order the disks were mounted in.
+                    seen_now = {v.name for v in self._visible_volumes()}
+                    if (
+                        outcome.scan is not None
+                        and _uses_other_volumes(outcome.scan)
+                        and outcome.seen != seen_now
+                    ):
+                        slot.rescan = True
                     if not self._stopping:
                         self._finish(devnode, slot)
                         return
@@ -801,18 +813,23 @@ class Discovery:
                 return
             outcome.volumes_changed = True
         with self._lock:
-            others = [
-                s
-                for s in self._slots.values()
-                if s.present and s.mounted is not None and s.stuck is None
-            ]
-            others.sort(key=lambda s: self._order(s.device.devnode))
-            volumes = [s.mounted.volume for s in others if s.mounted is not None]
+            volumes = self._visible_volumes()
         if mounted.volume not in volumes:
             volumes.append(mounted.volume)
+        outcome.seen = frozenset(v.name for v in volumes)
         # The scan stops itself when the device's time is up (it is not only given up on).
         scanner = Scanner(volumes, host_arch=self.host_arch, time_limit=self.device_timeout)
         outcome.scan = scanner.scan_volume(mounted.volume)
+
+    def _visible_volumes(self) -> list[Volume]:
+        """The volumes mounted now, in machine order (lock held): what a scan can look in."""
+        others = [
+            s
+            for s in self._slots.values()
+            if s.present and s.mounted is not None and s.stuck is None
+        ]
+        others.sort(key=lambda s: self._order(s.device.devnode))
+        return [s.mounted.volume for s in others if s.mounted is not None]
 
     def _mount(self, device: Device) -> _Mounted:
         try:

@@ -10,10 +10,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bootmenu.discover import scanner
+from bootmenu.discover import monitor, scanner
 from bootmenu.discover.monitor import Discovery, Snapshot
 from bootmenu.discover.scanner import VolumeScan
 from bootmenu.model import Device, DeviceState, Kind, Source, Volume
@@ -230,6 +231,60 @@ def test_grub_entry_on_another_partition_is_found_whatever_the_scan_order(
         assert s.discovery.wait_settled(10).settled
         [config] = snap.disk_configs
         assert (config.volume, config.source) == (disk.part(1), Source.GRUB)
+    finally:
+        s.discovery.stop()
+        s.mounter.unmount_all()
+
+
+def test_grub_entry_is_found_when_its_kernel_partition_is_mounted_during_the_scan(
+    disks: Disks,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two workers: the grub partition's scan starts before the kernel partition is mounted
+    and ends after that partition's scan (found by the steering-stick VM test, where a USB
+    stick's grub.cfg and the internal disk were scanned at once and the settled menu showed
+    the entry with the stick's own files)."""
+    uuid = "1b6c9a9e-5d4f-4c3b-9a2e-7f8d6c5b4a40"
+    grub_cfg = (
+        f"search --no-floppy --fs-uuid --set=root {uuid}\n"
+        'menuentry "Across partitions" {\n'
+        "    linux /vmlinuz-6.1.0-test-amd64 root=LABEL=root ro\n"
+        "    initrd /initrd.img-6.1.0-test-amd64\n"
+        "}\n"
+    )
+    files = bls_files("unused")
+    del files["loader/entries/test.conf"]
+    disk = disks.build(
+        [
+            Part("20M", "ext4", label="grub", files={"boot/grub/grub.cfg": grub_cfg.encode()}),
+            Part("20M", "ext4", label="kernels", uuid=uuid, files=files),
+        ]
+    )
+
+    class SlowGrubScan(scanner.Scanner):
+        def scan_volume(self, vol: Volume) -> VolumeScan:
+            if vol.label == "grub":
+                time.sleep(1.5)
+            return super().scan_volume(vol)
+
+    monkeypatch.setattr(monitor, "Scanner", SlowGrubScan)
+    s = Session(tmp_path, max_workers=2)
+    mount = s.mounter.mount
+
+    def slow_kernels_mount(devnode: str, fstype: str, **kw: Any) -> Path:
+        if devnode == disk.part(2):
+            time.sleep(0.5)
+        return mount(devnode, fstype, **kw)
+
+    monkeypatch.setattr(s.mounter, "mount", slow_kernels_mount)
+    try:
+        s.discovery.start()
+        snap = s.discovery.wait_settled(20)
+        assert snap.settled
+        assert [(e.title, e.root, e.problems) for e in snap.entries] == [
+            ("Across partitions", disk.part(2), ())
+        ]
     finally:
         s.discovery.stop()
         s.mounter.unmount_all()
