@@ -30,21 +30,41 @@ ESP_TYPE = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
 BLS_DIRS = ("/loader/entries", "/boot/loader/entries")
 LOADER_CONF = ("/loader/loader.conf", "/boot/loader/loader.conf")
 GRUBENV_PATHS = ("/grub2/grubenv", "/boot/grub2/grubenv", "/grub/grubenv", "/boot/grub/grubenv")
+# Where GRUB's images find their grub.cfg: ``$prefix`` is ``/boot/grub`` (Debian, Ubuntu, Arch)
+# or ``/boot/grub2`` (Fedora, RHEL, openSUSE), without ``/boot`` on a separate /boot partition;
+# a prefix of the filesystem root or of /boot itself reads ``/grub.cfg`` or ``/boot/grub.cfg``.
+# The signed EFI images of Fedora, RHEL/CentOS, Debian and Ubuntu set ``$prefix`` to their own
+# directory, ``/EFI/<vendor>`` (RHEL/CentOS <= 8 and older Fedora keep their only grub.cfg
+# there; the others a stub that loads the one in /boot), and install media carry one beside
+# the removable-path loader, ``/EFI/BOOT/grub.cfg``.  Those are GRUB_EFI_DIR's subdirectories.
 GRUB_CFG_PATHS = (
     "/boot/grub/grub.cfg",
     "/grub/grub.cfg",
     "/boot/grub2/grub.cfg",
     "/grub2/grub.cfg",
+    "/boot/grub.cfg",
+    "/grub.cfg",
 )
+GRUB_EFI_DIR = "/EFI"
+# The first of these that exists is read, as syslinux and U-Boot look for their configuration:
+# extlinux in its install directory (``/boot/extlinux`` for Fedora's and Debian's extlinux and
+# u-boot-menu, ``/boot`` for Alpine's update-extlinux, ``/boot/syslinux`` for Arch), then in
+# ``/boot/syslinux``, ``/syslinux`` and ``/``, ``extlinux.conf`` before ``syslinux.cfg``
+# (syslinux's generic_load_config); U-Boot in ``/extlinux/`` and ``/boot/extlinux/``;
+# isolinux in ``/boot/isolinux`` and ``/isolinux`` before the syslinux directories.
 SYSLINUX_PATHS = (
     "/extlinux/extlinux.conf",
     "/boot/extlinux/extlinux.conf",
-    "/syslinux/syslinux.cfg",
+    "/boot/extlinux.conf",
+    "/boot/syslinux/extlinux.conf",
     "/boot/syslinux/syslinux.cfg",
+    "/syslinux/extlinux.conf",
+    "/syslinux/syslinux.cfg",
     "/isolinux/isolinux.cfg",
     "/boot/isolinux/isolinux.cfg",
-    "/syslinux.cfg",
     "/extlinux.conf",
+    "/syslinux.cfg",
+    "/isolinux.cfg",
 )
 UKI_DIR = "/EFI/Linux"
 WINDOWS_LOADER = "/EFI/Microsoft/Boot/bootmgfw.efi"
@@ -358,7 +378,8 @@ class Scanner:
     def _scan_grub(self, vol: Volume, out: VolumeScan) -> None:
         reader = self.readers[vol.name]
         seen: set[str] = set()
-        for path in GRUB_CFG_PATHS:
+        vendors = [f"{GRUB_EFI_DIR}/{d}/grub.cfg" for d in reader.listdir(GRUB_EFI_DIR)]
+        for path in (*GRUB_CFG_PATHS, *vendors):
             if not reader.is_file(path):
                 continue
             real = str(reader.resolve(path))
