@@ -10,7 +10,8 @@ every side effect replaced by a call to a :class:`GrubFiles` object the caller p
 What it runs:
 
 * The lexer of GRUB: words glued from unquoted, ``'single'`` and ``"double"`` quoted parts,
-  backslash escapes, ``$var``/``${var}`` (split into several words when unquoted, never inside
+  backslash escapes (``\\xNN`` kept as written, as Fedora's and RHEL's GRUB keep it),
+  ``$var``/``${var}`` (split into several words when unquoted, never inside
   single quotes), ``#`` comments, ``;`` and newlines, ``{ }``.
 * ``if``/``elif``/``else``/``fi``, ``for``, ``while``/``until``, ``function``, ``menuentry`` and
   ``submenu``, ``name=value``, ``set``/``unset``/``export``, ``[``/``test``, ``true``/``false``,
@@ -163,6 +164,7 @@ _WORD_END = frozenset(" \t\r\f\v\n;{}|&<>")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DIGITS = re.compile(r"[0-9]+")
 _FIELDS = re.compile(r"[^ \t\n\r\f\v]+")
+_HEX_ESCAPE = re.compile(r"\\x[0-9A-Fa-f]{2}")
 _VALID_NAME = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[?#*@])\Z")
 
 _FEATURES = (
@@ -406,6 +408,11 @@ class _Lexer:
                 nxt = s[self.i + 1]
                 if nxt == "\n":
                     self._newline_at(self.i + 1)
+                elif _HEX_ESCAPE.match(s, self.i):
+                    # Fedora's and RHEL's GRUB keep \xNN as written (dracut decodes it in
+                    # LABEL=CentOS\x207\x20x86_64); the configurations that use it are theirs.
+                    buf.append(s[self.i : self.i + 4])
+                    self.i += 2
                 else:
                     buf.append(nxt)
                 self.i += 2
