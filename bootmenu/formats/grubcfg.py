@@ -165,6 +165,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DIGITS = re.compile(r"[0-9]+")
 _FIELDS = re.compile(r"[^ \t\n\r\f\v]+")
 _HEX_ESCAPE = re.compile(r"\\x[0-9A-Fa-f]{2}")
+_CMDLINE_SPECIAL = re.compile(r"\\x[0-9A-Fa-f]{2}|[\\'\"]")
 _VALID_NAME = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[?#*@])\Z")
 
 _FEATURES = (
@@ -937,9 +938,17 @@ class _EnvView(Mapping[str, str]):
 
 
 def _cmdline(args: Sequence[str]) -> str:
-    """Arguments joined the way GRUB builds a kernel command line (quoted if they hold a
-    space)."""
-    return " ".join(f'"{a}"' if " " in a else a for a in args)
+    """Arguments joined the way GRUB's ``grub_create_loader_cmdline`` builds a kernel command
+    line: a backslash, ``'`` or ``"`` gets a backslash in front (``\\xNN`` is kept as it is,
+    as in Fedora's and RHEL's GRUB), and an argument holding a space is put in double quotes."""
+    return " ".join(_cmdline_word(a) for a in args)
+
+
+def _cmdline_word(arg: str) -> str:
+    escaped = _CMDLINE_SPECIAL.sub(
+        lambda m: m.group(0) if len(m.group(0)) == 4 else "\\" + m.group(0), arg
+    )
+    return f'"{escaped}"' if " " in arg else escaped
 
 
 def _long_int(digits: str, base: int) -> int:
@@ -1950,7 +1959,7 @@ class _Interpreter:
             loader.problem(f"chainloader '{args[0]}' is not an absolute path")
         loader.kind, loader.command, loader.root = "chainloader", name, device
         loader.kernel, loader.chainloader = None, path
-        loader.cmdline = _cmdline(args[1:])
+        loader.cmdline = " ".join(args[1:])  # GRUB's chainloader joins them as they are
         loader.initrd, loader.modules, loader.unzip = [], [], []
         return True
 

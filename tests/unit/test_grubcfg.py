@@ -556,8 +556,9 @@ def test_quoting_and_expansion() -> None:
         """
     )
     entry = config.entries[0]
-    # Single quotes: no expansion; double: one word; unquoted: split; escapes; "" stays.
-    assert entry.cmdline == ('"single $a" "double one two" one two prexpost $b es"c "a b" ')
+    # Single quotes: no expansion; double: one word; unquoted: split; escapes; "" stays; the
+    # command line escapes the quote again, as grub_create_loader_cmdline does.
+    assert entry.cmdline == ('"single $a" "double one two" one two prexpost $b es\\"c "a b" ')
 
 
 def test_comments_semicolons_and_line_continuation() -> None:

@@ -3,7 +3,7 @@ distribution writes it (the scenarios under tests/fixtures/grub/, read as in tes
 
 from __future__ import annotations
 
-from tests.unit.test_grubcfg import by_title, run
+from tests.unit.test_grubcfg import by_title, inline, run
 
 
 def test_hex_escapes_in_words_are_kept_as_fedoras_grub_keeps_them() -> None:
@@ -12,3 +12,29 @@ def test_hex_escapes_in_words_are_kept_as_fedoras_grub_keeps_them() -> None:
     assert install.cmdline == r"inst.stage2=hd:LABEL=CentOS\x207\x20x86_64 quiet"
     assert install.root == "dvd"  # search -l 'CentOS 7 x86_64' found the DVD by its label
     assert install.problems == ()
+
+
+def test_the_kernel_command_line_is_escaped_as_grubs_builder_writes_it() -> None:
+    # /etc/default/grub had GRUB_CMDLINE_LINUX_DEFAULT='quiet splash acpi_osi=\"Windows 2015\"'
+    # (single quotes: the backslashes reach grub.cfg); GRUB's lexer makes the words
+    # acpi_osi="Windows and 2015", and grub_create_loader_cmdline puts a backslash before
+    # each quote again.
+    config = run("ubuntu2204-acpi-osi", "ubuntu-root", "/boot/grub/grub.cfg")
+    first = config.entries[0]
+    assert first.title == "Ubuntu"
+    assert first.cmdline == (
+        "root=UUID=c1f0e7a2-3b4c-4d5e-8f9a-0b1c2d3e4f50 ro quiet splash "
+        r"acpi_osi=\"Windows 2015\" vt.handoff=7"
+    )
+
+
+def test_command_line_words_with_quotes_backslashes_and_spaces() -> None:
+    config = inline(
+        "menuentry 'Linux' {\n"
+        "\tlinux /vmlinuz root=/dev/sda2 'acpi_osi=!Windows 2012' init=/bin/sh\\\\x "
+        '"msg=it\'s"\n}\n'
+    )
+    # GRUB (lib/cmdline.c): "acpi_osi=!Windows 2012" quoted for its space, \ and ' escaped.
+    assert config.entries[0].cmdline == (
+        'root=/dev/sda2 "acpi_osi=!Windows 2012" init=/bin/sh\\\\x msg=it\\\'s'
+    )
