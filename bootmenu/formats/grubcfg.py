@@ -57,7 +57,7 @@ class GrubFiles(Protocol):
         ...
 
     def exists(self, device: str | None, path: str) -> bool:
-        """Whether the file exists."""
+        """Whether a file or a directory of that name exists."""
         ...
 
     def listdir(self, device: str | None, path: str) -> Sequence[str] | None:
@@ -1244,6 +1244,8 @@ class _Interpreter:
                 loader.problem(f"{what} {shown}: the path contains a NUL byte")
             elif not self.files.exists(device, file):
                 loader.problem(f"{what} {file} does not exist")
+            elif self.files.listdir(device, file) is not None:
+                loader.problem(f"{what} {file} is a directory")
         problems.extend(p for p in loader.problems if p not in problems)
         if loader.kind == "none" and loader.action is None and not loader.opened_config:
             problems.append("the entry loads nothing to boot")
@@ -2137,15 +2139,19 @@ class _Test:
         device, path = self.interp.resolve(arg)
         if not path.startswith("/"):
             return False
+        # As GRUB's test.c: -f is a file that is not a directory, -d a directory, -e either,
+        # -s a file that opens (a directory does not) and is not empty.
         files = self.interp.files
+        is_dir = files.listdir(device, path) is not None
+        if op == "-d":
+            return is_dir
+        if op == "-e":
+            return is_dir or files.exists(device, path)
+        if is_dir:
+            return False
         if op == "-f":
             return files.exists(device, path)
-        if op == "-d":
-            return files.listdir(device, path) is not None
-        if op == "-s":
-            data = files.read(device, path)
-            return bool(data)
-        return files.exists(device, path) or files.listdir(device, path) is not None
+        return bool(files.read(device, path))
 
 
 _NON_DIGITS = "".join(chr(c) for c in range(128) if not chr(c).isdigit())

@@ -54,7 +54,10 @@ class TreeFiles:
         return file.read_bytes() if file is not None and file.is_file() else None
 
     def exists(self, device: str | None, path: str) -> bool:
-        return self.read(device, path) is not None
+        if self.read(device, path) is not None:
+            return True
+        file = self._file(device, path)  # a directory exists too, as on a real filesystem
+        return file is not None and file.is_dir() and (device, path) not in self.overrides
 
     def listdir(self, device: str | None, path: str) -> Sequence[str] | None:
         file = self._file(device, path)

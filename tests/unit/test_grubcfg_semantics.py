@@ -3,7 +3,8 @@ distribution writes it (the scenarios under tests/fixtures/grub/, read as in tes
 
 from __future__ import annotations
 
-from tests.unit.test_grubcfg import by_title, inline, run
+from bootmenu.formats.grubcfg import interpret
+from tests.unit.test_grubcfg import TreeFiles, by_title, inline, run
 
 
 def test_hex_escapes_in_words_are_kept_as_fedoras_grub_keeps_them() -> None:
@@ -38,3 +39,33 @@ def test_command_line_words_with_quotes_backslashes_and_spaces() -> None:
     assert config.entries[0].cmdline == (
         'root=/dev/sda2 "acpi_osi=!Windows 2012" init=/bin/sh\\\\x msg=it\\\'s'
     )
+
+
+def test_file_tests_tell_files_from_directories_as_grubs_test_c() -> None:
+    # On the "data" filesystem /boot is a directory, /boot/grub.cfg a file with text in it
+    # and /boot/vmlinuz-6.6 an empty file.
+    files = TreeFiles("handwritten")
+    checks = "".join(
+        f'if [ {op} {path} ]; then r="$r {op}{name}"; fi\n'
+        for path, name in (
+            ("/boot", "dir"),
+            ("/boot/grub.cfg", "file"),
+            ("/boot/vmlinuz-6.6", "empty"),
+        )
+        for op in ("-f", "-d", "-e", "-s")
+    )
+    text = checks + "menuentry 'dir as kernel' {\n\tlinux /boot root=/dev/sda2\n}\n"
+    config = interpret(text, files, config_path="/boot/grub.cfg", root="data")
+    assert config.env["r"].split() == [
+        "-ddir", "-edir",
+        "-ffile", "-efile", "-sfile",
+        "-fempty", "-eempty",
+    ]  # fmt: skip
+    assert config.entries[0].problems == ("kernel /boot is a directory",)
+
+
+def test_chainloader_arguments_are_joined_as_they_are() -> None:
+    config = inline(
+        "menuentry 'shell' {\n\tchainloader /EFI/tools/shell.efi 'fs0:\\run me.nsh'\n}\n"
+    )
+    assert config.entries[0].cmdline == "fs0:\\run me.nsh"
