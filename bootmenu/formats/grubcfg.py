@@ -1605,7 +1605,12 @@ class _Interpreter:
                 elif arg in ("--file", "-f"):
                     how = "file"
                 elif arg in ("--set", "-s"):
+                    # GRUB's argument parser (lib/arg.c) gives an option that takes a value
+                    # the next word unless it starts with '-': "--set boot" sets $boot.
                     var = "root"
+                    if i + 1 < len(args) and not args[i + 1].startswith("-"):
+                        i += 1
+                        var = args[i]
                 elif arg.startswith("--set="):
                     var = arg[len("--set=") :] or "root"
                 elif arg.startswith("--hint") or arg == "-h":

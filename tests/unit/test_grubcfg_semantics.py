@@ -69,3 +69,13 @@ def test_chainloader_arguments_are_joined_as_they_are() -> None:
         "menuentry 'shell' {\n\tchainloader /EFI/tools/shell.efi 'fs0:\\run me.nsh'\n}\n"
     )
     assert config.entries[0].cmdline == "fs0:\\run me.nsh"
+
+
+def test_search_set_takes_the_next_word_as_the_variable() -> None:
+    # Fedora CoreOS's grub.cfg; GRUB's argument parser gives --set the word after it.
+    config = inline(
+        "search --label boot --set boot --no-floppy\nset root=$boot\n"
+        "menuentry 'CoreOS' {\n\tlinux /vmlinuz rw\n}\n"
+    )
+    assert config.env["boot"] == "label:boot"
+    assert config.entries[0].root == "label:boot"
