@@ -427,7 +427,13 @@ class Scanner:
             )
             origin = f"{vol.name}{path}"
             out.warnings.extend(f"{origin}: {w}" for w in config.warnings)
-            converted = [(g, self._grub_entry(vol, path, g)) for g in config.entries]
+            # "UEFI Firmware Settings" (fwsetup), "System restart"/"System shutdown" (reboot,
+            # halt): the power screen offers them; they are not entries that boot something.
+            actions = [g for g in config.entries if g.action is not None and g.kind == "none"]
+            for g in actions:
+                log.debug("%s: %r (%s) is left to the power screen", origin, g.title, g.action)
+            booting = [g for g in config.entries if g.action is None or g.kind != "none"]
+            converted = [(g, self._grub_entry(vol, path, g)) for g in booting]
             default = next((e for g, e in converted if g is config.default), None)
             keys = [_bls_file(g, vol.name) for g, _ in converted]
             out.add([e for _, e in converted], default, True, keys)

@@ -1708,8 +1708,8 @@ class _Interpreter:
 
     def _configfile(self, device: str | None, path: str, block: _Block, where: str) -> NoReturn:
         """``configfile`` outside an entry: GRUB shows the new file's menu, in a new context
-        (only exported variables), and never comes back to this file's menu."""
-        self.warn(f"{where}: configfile {path}: the menu shown is that file's")
+        (only exported variables), and never comes back to this file's menu.  Nothing to warn
+        about: every Debian, Ubuntu and Fedora ESP stub does it."""
         self.ctx = self.ctx.child()
         directory = path.rsplit("/", 1)[0]
         prefix = f"({device})" if device is not None else ""

@@ -88,3 +88,18 @@ def test_alpine_extlinux_conf_in_boot_is_read() -> None:
     assert [(e.source, e.title, e.kernel, e.origin) for e in result.entries] == [
         (Source.SYSLINUX, "Linux lts", "/boot/vmlinuz-lts", "/boot/extlinux.conf")
     ]
+
+
+def test_ubuntu_efi_firmware_settings_is_the_power_screens_and_nothing_warns() -> None:
+    # The ESP's EFI/ubuntu/grub.cfg loads /boot/grub/grub.cfg, which runs recordfail,
+    # load_video and gfxmode in its entries and ends with 30_uefi-firmware's entry.
+    result = scan(volumes("ubuntu2204"))
+    assert [e.title for e in result.entries] == [
+        "Ubuntu",
+        "Advanced options for Ubuntu > Ubuntu, with Linux 5.15.0-91-generic",
+        "Advanced options for Ubuntu > Ubuntu, with Linux 5.15.0-91-generic (recovery mode)",
+        "Advanced options for Ubuntu > Ubuntu, with Linux 5.15.0-89-generic",
+        "Advanced options for Ubuntu > Ubuntu, with Linux 5.15.0-89-generic (recovery mode)",
+    ]
+    assert all(e.problems == () for e in result.entries)
+    assert result.warnings == ()
