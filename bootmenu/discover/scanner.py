@@ -503,8 +503,9 @@ class Scanner:
             converted = [(lab, self._syslinux_entry(vol, path, lab)) for lab in config.labels]
             converted = [(lab, e) for lab, e in converted if not lab.hidden]
             default = next((e for lab, e in converted if lab.name == config.default), None)
-            if default is None:
-                default = next((e for lab, e in converted if lab.menu_default), None)
+            if default is None:  # a submenu's MENU DEFAULT is only that submenu's
+                marked = (e for lab, e in converted if lab.menu_default and not lab.submenu)
+                default = next(marked, None)
             explicit = default is not None
             if default is None and converted:
                 default = converted[0][1]
@@ -543,9 +544,11 @@ class Scanner:
                     "chain": "chain-loads another boot sector",
                 }.get(lab.kernel_type, f"is of syslinux type '{lab.kernel_type}'")
                 problems.append(f"the entry {what}, which cannot be started from Linux")
+        # Inside MENU BEGIN submenus the title carries the menu path, as grub's entries do.
+        title = " > ".join((*lab.submenu, lab.menu_label or lab.name))
         return BootEntry(
             id=f"syslinux:{lab.name}",
-            title=lab.menu_label or lab.name,
+            title=title,
             kind=kind,
             source=Source.SYSLINUX,
             root=vol.name,
