@@ -200,7 +200,8 @@ class Bench:
             firmware=self.firmware,
             kernel=self.artifacts / "vmlinuz",
             initrd=self.initrd,
-            append=f"console=ttyS0 {append}",
+            # BOOTMENU_PHASES=1 reaches /init's environment, so bootmenu prints its phase lines.
+            append=f"console=ttyS0 BOOTMENU_PHASES=1 {append}",
             disks=[Disk(p) for p in images],
         )
 

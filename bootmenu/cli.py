@@ -11,6 +11,7 @@ import json
 import logging
 import shutil
 import sys
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
@@ -149,9 +150,17 @@ def _core(args: argparse.Namespace) -> Core:
     )
 
 
+# On a terminal the STATUS column keeps at least this much room; TITLE at least TITLE_MIN.
+STATUS_MIN = 14
+TITLE_MIN = 24
+
+
 def _table(entries: Sequence[BootEntry], routes: Mapping[str, str] | None = None) -> str:
-    # Cut lines to the terminal's width only on a terminal; pipes and files get everything.
-    width = shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 1 << 16
+    """The entries as a table.  On a terminal it fits the terminal's width: a long title wraps
+    inside its column (so titles that differ only at the end, ``… (recovery mode)``, stay
+    apart) and a status too long for the line ends in ``…``; pipes and files get every line
+    whole."""
+    width = shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 1 << 16
     rows = [("", "KIND", "TITLE", "VERSION", "ROOT", "STATUS")]
     for e in entries:
         status = "ok" if e.bootable else f"cannot boot: {e.problems[0]}"
@@ -161,12 +170,19 @@ def _table(entries: Sequence[BootEntry], routes: Mapping[str, str] | None = None
             ("*" if e.default else "", e.kind.value, e.title, e.version or "", e.root, status)
         )
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    widths[2] = min(widths[2], 48)
+    others = sum(widths) - widths[2] + 5  # the other columns and the five separators
+    widths[2] = min(widths[2], max(TITLE_MIN, width - others - STATUS_MIN))
     lines = []
     for r in rows:
-        cells = [r[i][: widths[i]].ljust(widths[i]) for i in range(5)]
-        line = " ".join(cells) + " " + r[5]
-        lines.append(line[:width].rstrip())
+        title = textwrap.wrap(r[2], widths[2], break_on_hyphens=False) or [""]
+        for n, part in enumerate(title):
+            cells = [r[i] if n == 0 else "" for i in range(5)]
+            cells[2] = part
+            line = " ".join(c.ljust(widths[i]) for i, c in enumerate(cells))
+            line += " " + r[5] if n == 0 else ""
+            if len(line) > width:
+                line = line[: width - 1] + "…"
+            lines.append(line.rstrip())
     return "\n".join(lines)
 
 

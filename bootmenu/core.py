@@ -54,6 +54,7 @@ log = logging.getLogger("bootmenu")
 PROC_CMDLINE = Path("/proc/cmdline")
 PROC_UPTIME = Path("/proc/uptime")
 _phases_logged: set[str] = set()
+PHASES_ENV = "BOOTMENU_PHASES"  # "1": phase lines on the console (bench/)
 
 
 def kernel_cmdline() -> str:
@@ -65,7 +66,9 @@ def kernel_cmdline() -> str:
 
 
 def phase(name: str) -> None:
-    """Log a start-up phase once, with the seconds since the kernel started (for bench/)."""
+    """Log a start-up phase once, with the seconds since the kernel started, for bench/: on the
+    console only when ``BOOTMENU_PHASES=1`` is in the environment (bench puts it on the kernel
+    command line, which hands it to /init's environment); otherwise at debug level."""
     if name in _phases_logged:
         return
     _phases_logged.add(name)
@@ -73,7 +76,8 @@ def phase(name: str) -> None:
         uptime = PROC_UPTIME.read_text().split()[0]
     except (OSError, IndexError):
         uptime = "?"
-    log.info("phase %s t=%s", name, uptime)
+    level = logging.INFO if os.environ.get(PHASES_ENV) == "1" else logging.DEBUG
+    log.log(level, "phase %s t=%s", name, uptime)
 
 
 @dataclass(frozen=True)

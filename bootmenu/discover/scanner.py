@@ -13,7 +13,7 @@ import logging
 import math
 import posixpath
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from bootmenu import arch
@@ -30,21 +30,41 @@ ESP_TYPE = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
 BLS_DIRS = ("/loader/entries", "/boot/loader/entries")
 LOADER_CONF = ("/loader/loader.conf", "/boot/loader/loader.conf")
 GRUBENV_PATHS = ("/grub2/grubenv", "/boot/grub2/grubenv", "/grub/grubenv", "/boot/grub/grubenv")
+# Where GRUB's images find their grub.cfg: ``$prefix`` is ``/boot/grub`` (Debian, Ubuntu, Arch)
+# or ``/boot/grub2`` (Fedora, RHEL, openSUSE), without ``/boot`` on a separate /boot partition;
+# a prefix of the filesystem root or of /boot itself reads ``/grub.cfg`` or ``/boot/grub.cfg``.
+# The signed EFI images of Fedora, RHEL/CentOS, Debian and Ubuntu set ``$prefix`` to their own
+# directory, ``/EFI/<vendor>`` (RHEL/CentOS <= 8 and older Fedora keep their only grub.cfg
+# there; the others a stub that loads the one in /boot), and install media carry one beside
+# the removable-path loader, ``/EFI/BOOT/grub.cfg``.  Those are GRUB_EFI_DIR's subdirectories.
 GRUB_CFG_PATHS = (
     "/boot/grub/grub.cfg",
     "/grub/grub.cfg",
     "/boot/grub2/grub.cfg",
     "/grub2/grub.cfg",
+    "/boot/grub.cfg",
+    "/grub.cfg",
 )
+GRUB_EFI_DIR = "/EFI"
+# The first of these that exists is read, as syslinux and U-Boot look for their configuration:
+# extlinux in its install directory (``/boot/extlinux`` for Fedora's and Debian's extlinux and
+# u-boot-menu, ``/boot`` for Alpine's update-extlinux, ``/boot/syslinux`` for Arch), then in
+# ``/boot/syslinux``, ``/syslinux`` and ``/``, ``extlinux.conf`` before ``syslinux.cfg``
+# (syslinux's generic_load_config); U-Boot in ``/extlinux/`` and ``/boot/extlinux/``;
+# isolinux in ``/boot/isolinux`` and ``/isolinux`` before the syslinux directories.
 SYSLINUX_PATHS = (
     "/extlinux/extlinux.conf",
     "/boot/extlinux/extlinux.conf",
-    "/syslinux/syslinux.cfg",
+    "/boot/extlinux.conf",
+    "/boot/syslinux/extlinux.conf",
     "/boot/syslinux/syslinux.cfg",
+    "/syslinux/extlinux.conf",
+    "/syslinux/syslinux.cfg",
     "/isolinux/isolinux.cfg",
     "/boot/isolinux/isolinux.cfg",
-    "/syslinux.cfg",
     "/extlinux.conf",
+    "/syslinux.cfg",
+    "/isolinux.cfg",
 )
 UKI_DIR = "/EFI/Linux"
 WINDOWS_LOADER = "/EFI/Microsoft/Boot/bootmgfw.efi"
@@ -78,14 +98,28 @@ class VolumeScan:
     defaults: list[tuple[int, bool]] = field(default_factory=list)
     # When this scan must stop (the scanner's clock); infinite: no limit.
     deadline: float = math.inf
+    # Which BLS entry file each entry is, by position: (the volume of its directory, the
+    # entry's id without ".conf"), for the entries read from the file and those grub.cfg's
+    # blscfg made of it.
+    bls_files: dict[int, tuple[str, str]] = field(default_factory=dict)
 
-    def add(self, entries: Sequence[BootEntry], default: BootEntry | None, explicit: bool) -> None:
-        """Append one configuration's entries, remembering which of them is its default."""
+    def add(
+        self,
+        entries: Sequence[BootEntry],
+        default: BootEntry | None,
+        explicit: bool,
+        bls_files: Sequence[tuple[str, str] | None] = (),
+    ) -> None:
+        """Append one configuration's entries, remembering which of them is its default (and
+        which BLS file each one is, parallel to ``entries``)."""
         start = len(self.entries)
         self.entries.extend(entries)
         if default is not None:
             position = next(i for i, e in enumerate(entries) if e is default)
             self.defaults.append((start + position, explicit))
+        for position, key in enumerate(bls_files):
+            if key is not None:
+                self.bls_files[start + position] = key
 
 
 def _version_from_kernel(path: str | None) -> str | None:
@@ -96,6 +130,15 @@ def _version_from_kernel(path: str | None) -> str | None:
         if base.startswith(prefix) and len(base) > len(prefix):
             return base[len(prefix) :]
     return None
+
+
+def _bls_file(g: grubcfg.GrubEntry, volume: str) -> tuple[str, str] | None:
+    """Which BLS entry file grub.cfg's blscfg made ``g`` of: (volume, id as the BLS scan
+    names it, boot counter removed and lower-cased, without ".conf")."""
+    if g.bls_id is None:
+        return None
+    ident: str = bls.parse_counting(g.bls_id + bls.TYPE1_SUFFIX)[0].lower()
+    return (g.root or volume, ident.removesuffix(bls.TYPE1_SUFFIX))
 
 
 def _identity(entry: BootEntry) -> tuple[str, ...]:
@@ -263,7 +306,11 @@ class Scanner:
         if chosen is None:
             # systemd-boot's rule: without a (matching) default, the first bootable entry.
             chosen = next((e for e in ordered if e.tries_left != 0), ordered[0])
-        out.add(ordered, chosen, explicit)
+        keys = [
+            (vol.name, e.id.removesuffix(bls.TYPE1_SUFFIX)) if e.source is Source.BLS else None
+            for e in ordered
+        ]
+        out.add(ordered, chosen, explicit, keys)
         out.configs.append(DiskBootConfig(vol.name, Source.BLS, origin, timeout, chosen.id))
 
     def _bls_entry(
@@ -358,7 +405,8 @@ class Scanner:
     def _scan_grub(self, vol: Volume, out: VolumeScan) -> None:
         reader = self.readers[vol.name]
         seen: set[str] = set()
-        for path in GRUB_CFG_PATHS:
+        vendors = [f"{GRUB_EFI_DIR}/{d}/grub.cfg" for d in reader.listdir(GRUB_EFI_DIR)]
+        for path in (*GRUB_CFG_PATHS, *vendors):
             if not reader.is_file(path):
                 continue
             real = str(reader.resolve(path))
@@ -379,9 +427,16 @@ class Scanner:
             )
             origin = f"{vol.name}{path}"
             out.warnings.extend(f"{origin}: {w}" for w in config.warnings)
-            converted = [(g, self._grub_entry(vol, path, g)) for g in config.entries]
+            # "UEFI Firmware Settings" (fwsetup), "System restart"/"System shutdown" (reboot,
+            # halt): the power screen offers them; they are not entries that boot something.
+            actions = [g for g in config.entries if g.action is not None and g.kind == "none"]
+            for g in actions:
+                log.debug("%s: %r (%s) is left to the power screen", origin, g.title, g.action)
+            booting = [g for g in config.entries if g.action is None or g.kind != "none"]
+            converted = [(g, self._grub_entry(vol, path, g)) for g in booting]
             default = next((e for g, e in converted if g is config.default), None)
-            out.add([e for _, e in converted], default, True)
+            keys = [_bls_file(g, vol.name) for g, _ in converted]
+            out.add([e for _, e in converted], default, True, keys)
             out.configs.append(
                 DiskBootConfig(
                     vol.name,
@@ -448,8 +503,9 @@ class Scanner:
             converted = [(lab, self._syslinux_entry(vol, path, lab)) for lab in config.labels]
             converted = [(lab, e) for lab, e in converted if not lab.hidden]
             default = next((e for lab, e in converted if lab.name == config.default), None)
-            if default is None:
-                default = next((e for lab, e in converted if lab.menu_default), None)
+            if default is None:  # a submenu's MENU DEFAULT is only that submenu's
+                marked = (e for lab, e in converted if lab.menu_default and not lab.submenu)
+                default = next(marked, None)
             explicit = default is not None
             if default is None and converted:
                 default = converted[0][1]
@@ -488,9 +544,11 @@ class Scanner:
                     "chain": "chain-loads another boot sector",
                 }.get(lab.kernel_type, f"is of syslinux type '{lab.kernel_type}'")
                 problems.append(f"the entry {what}, which cannot be started from Linux")
+        # Inside MENU BEGIN submenus the title carries the menu path, as grub's entries do.
+        title = " > ".join((*lab.submenu, lab.menu_label or lab.name))
         return BootEntry(
             id=f"syslinux:{lab.name}",
-            title=lab.menu_label or lab.name,
+            title=title,
             kind=kind,
             source=Source.SYSLINUX,
             root=vol.name,
@@ -632,13 +690,15 @@ def assemble(scans: Sequence[VolumeScan]) -> ScanResult:
     warnings: list[str] = []
     # (rank, position): explicit defaults first, in scan order; then implicit ones.
     candidates: list[tuple[int, int]] = []
+    bls_files: dict[int, tuple[str, str]] = {}
     for found in scans:
         for index, explicit in found.defaults:
             candidates.append((0 if explicit else 1, len(entries) + index))
+        bls_files.update((len(entries) + i, key) for i, key in found.bls_files.items())
         entries.extend(found.entries)
         configs.extend(found.configs)
         warnings.extend(found.warnings)
-    kept, moved = _dedupe(entries)
+    kept, moved = _dedupe(entries, bls_files)
     default = None
     for _, position in sorted(candidates):
         default = moved[position]
@@ -654,17 +714,52 @@ def _config_key(entry: BootEntry) -> tuple[str, ...]:
     return (entry.source.value, entry.config_root or entry.root, entry.origin or "")
 
 
-def _dedupe(entries: Sequence[BootEntry]) -> tuple[list[BootEntry], list[int]]:
+def _dedupe(
+    entries: Sequence[BootEntry], bls_files: Mapping[int, tuple[str, str]] | None = None
+) -> tuple[list[BootEntry], list[int]]:
     """Drop an entry that another configuration already listed with the same files and command
-    line (Fedora's grub ``blscfg`` repeats the BLS entries; Debian's ESP grub.cfg only points at
-    the one in /boot).  Entries of one configuration are all kept, even when they are alike.
+    line (Debian's ESP grub.cfg only points at the one in /boot).  Entries of one configuration
+    are all kept, even when they are alike.
+
+    A BLS entry file that grub.cfg's ``blscfg`` also made an entry of is one entry, where the
+    first of the two is, as GRUB boots it: the BLS entry (its id, title, version) with the
+    command line, initrds and problems of grub's, whose variables come from grubenv and from
+    grub.cfg itself (CentOS 8 keeps grubenv on the ESP, Fedora CoreOS sets them in grub.cfg).
 
     Returns the kept entries and, for every input position, the kept entry's position that
     stands for it (so a default named by a dropped duplicate moves to the one kept)."""
+    files = bls_files or {}
+    # For every BLS file read both ways: the first position (the survivor, as merged) and the
+    # other one (dropped, standing for the survivor).
+    direct: dict[tuple[str, str], int] = {}
+    through_grub: dict[tuple[str, str], int] = {}
+    for i, file in files.items():
+        side = direct if entries[i].source is Source.BLS else through_grub
+        side.setdefault(file, i)
+    survivor: dict[int, BootEntry] = {}
+    stands_for: dict[int, int] = {}
+    for file, b in direct.items():
+        g = through_grub.get(file)
+        if g is None:
+            continue
+        grub = entries[g]
+        survivor[min(b, g)] = replace(
+            entries[b],
+            cmdline=grub.cmdline,
+            initrd=grub.initrd,
+            devicetree=grub.devicetree,
+            problems=grub.problems,
+        )
+        stands_for[max(b, g)] = min(b, g)
+
     first: dict[tuple[str, ...], tuple[int, tuple[str, ...]]] = {}
     kept: list[BootEntry] = []
     moved: list[int] = []
-    for e in entries:
+    for i, original in enumerate(entries):
+        if i in stands_for:
+            moved.append(moved[stands_for[i]])
+            continue
+        e = survivor.get(i, original)
         key = _identity(e)
         if e.kernel and key in first and first[key][1] != _config_key(e):
             moved.append(first[key][0])

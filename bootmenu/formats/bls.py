@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from bootmenu import arch
 from bootmenu.errors import FormatError
-from bootmenu.formats.grubenv import expand_report
+from bootmenu.formats.grubenv import expand, expand_report
 
 T = TypeVar("T")
 
@@ -209,8 +209,8 @@ def parse_entry(filename: str, text: str, variables: Mapping[str, str] | None = 
     ``$name``/``${name}`` in ``linux``, ``initrd``, ``efi``, ``options`` and the device tree keys
     are replaced from it (pass the parsed ``grubenv``).  An ``initrd`` line is then split at
     blanks, so ``$tuned_initrd`` may give several initrds or none.  A name missing from
-    ``variables`` stays as written and becomes a problem.  With ``variables=None`` (systemd-boot)
-    nothing is expanded.
+    ``variables`` expands to nothing, as in GRUB (with a note).  With ``variables=None``
+    (systemd-boot) nothing is expanded.
 
     Raises :class:`FormatError` only for text that is not text (NUL bytes); everything else
     that is wrong is reported in ``problems``.
@@ -234,6 +234,8 @@ def parse_entry(filename: str, text: str, variables: Mapping[str, str] | None = 
         for name in unknown:
             if (key, name) not in unknown_vars:
                 unknown_vars.append((key, name))
+        if unknown:  # GRUB expands a variable that is not set to nothing
+            result = expand(value, {**variables, **dict.fromkeys(unknown, "")})
         return result
 
     for _number, key, raw_value in _key_value_lines(text, " \t"):
@@ -259,9 +261,9 @@ def parse_entry(filename: str, text: str, variables: Mapping[str, str] | None = 
             other.append((key, raw_value))
 
     for key, name in unknown_vars:
-        problems.append(
-            f"'{key}' refers to ${name}, which is not set in the GRUB environment, "
-            f"so it was left as written"
+        notes.append(
+            f"'{key}' refers to ${name}, which is not set in the GRUB environment; it expands "
+            f"to nothing, as in GRUB"
         )
 
     if not loader_keys:

@@ -10,7 +10,8 @@ every side effect replaced by a call to a :class:`GrubFiles` object the caller p
 What it runs:
 
 * The lexer of GRUB: words glued from unquoted, ``'single'`` and ``"double"`` quoted parts,
-  backslash escapes, ``$var``/``${var}`` (split into several words when unquoted, never inside
+  backslash escapes (``\\xNN`` kept as written, as Fedora's and RHEL's GRUB keep it),
+  ``$var``/``${var}`` (split into several words when unquoted, never inside
   single quotes), ``#`` comments, ``;`` and newlines, ``{ }``.
 * ``if``/``elif``/``else``/``fi``, ``for``, ``while``/``until``, ``function``, ``menuentry`` and
   ``submenu``, ``name=value``, ``set``/``unset``/``export``, ``[``/``test``, ``true``/``false``,
@@ -56,7 +57,7 @@ class GrubFiles(Protocol):
         ...
 
     def exists(self, device: str | None, path: str) -> bool:
-        """Whether the file exists."""
+        """Whether a file or a directory of that name exists."""
         ...
 
     def listdir(self, device: str | None, path: str) -> Sequence[str] | None:
@@ -163,6 +164,8 @@ _WORD_END = frozenset(" \t\r\f\v\n;{}|&<>")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DIGITS = re.compile(r"[0-9]+")
 _FIELDS = re.compile(r"[^ \t\n\r\f\v]+")
+_HEX_ESCAPE = re.compile(r"\\x[0-9A-Fa-f]{2}")
+_CMDLINE_SPECIAL = re.compile(r"\\x[0-9A-Fa-f]{2}|[\\'\"]")
 _VALID_NAME = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[?#*@])\Z")
 
 _FEATURES = (
@@ -406,6 +409,11 @@ class _Lexer:
                 nxt = s[self.i + 1]
                 if nxt == "\n":
                     self._newline_at(self.i + 1)
+                elif _HEX_ESCAPE.match(s, self.i):
+                    # Fedora's and RHEL's GRUB keep \xNN as written (dracut decodes it in
+                    # LABEL=CentOS\x207\x20x86_64); the configurations that use it are theirs.
+                    buf.append(s[self.i : self.i + 4])
+                    self.i += 2
                 else:
                     buf.append(nxt)
                 self.i += 2
@@ -930,9 +938,17 @@ class _EnvView(Mapping[str, str]):
 
 
 def _cmdline(args: Sequence[str]) -> str:
-    """Arguments joined the way GRUB builds a kernel command line (quoted if they hold a
-    space)."""
-    return " ".join(f'"{a}"' if " " in a else a for a in args)
+    """Arguments joined the way GRUB's ``grub_create_loader_cmdline`` builds a kernel command
+    line: a backslash, ``'`` or ``"`` gets a backslash in front (``\\xNN`` is kept as it is,
+    as in Fedora's and RHEL's GRUB), and an argument holding a space is put in double quotes."""
+    return " ".join(_cmdline_word(a) for a in args)
+
+
+def _cmdline_word(arg: str) -> str:
+    escaped = _CMDLINE_SPECIAL.sub(
+        lambda m: m.group(0) if len(m.group(0)) == 4 else "\\" + m.group(0), arg
+    )
+    return f'"{escaped}"' if " " in arg else escaped
 
 
 def _long_int(digits: str, base: int) -> int:
@@ -1228,6 +1244,8 @@ class _Interpreter:
                 loader.problem(f"{what} {shown}: the path contains a NUL byte")
             elif not self.files.exists(device, file):
                 loader.problem(f"{what} {file} does not exist")
+            elif self.files.listdir(device, file) is not None:
+                loader.problem(f"{what} {file} is a directory")
         problems.extend(p for p in loader.problems if p not in problems)
         if loader.kind == "none" and loader.action is None and not loader.opened_config:
             problems.append("the entry loads nothing to boot")
@@ -1587,7 +1605,12 @@ class _Interpreter:
                 elif arg in ("--file", "-f"):
                     how = "file"
                 elif arg in ("--set", "-s"):
+                    # GRUB's argument parser (lib/arg.c) gives an option that takes a value
+                    # the next word unless it starts with '-': "--set boot" sets $boot.
                     var = "root"
+                    if i + 1 < len(args) and not args[i + 1].startswith("-"):
+                        i += 1
+                        var = args[i]
                 elif arg.startswith("--set="):
                     var = arg[len("--set=") :] or "root"
                 elif arg.startswith("--hint") or arg == "-h":
@@ -1685,8 +1708,8 @@ class _Interpreter:
 
     def _configfile(self, device: str | None, path: str, block: _Block, where: str) -> NoReturn:
         """``configfile`` outside an entry: GRUB shows the new file's menu, in a new context
-        (only exported variables), and never comes back to this file's menu."""
-        self.warn(f"{where}: configfile {path}: the menu shown is that file's")
+        (only exported variables), and never comes back to this file's menu.  Nothing to warn
+        about: every Debian, Ubuntu and Fedora ESP stub does it."""
         self.ctx = self.ctx.child()
         directory = path.rsplit("/", 1)[0]
         prefix = f"({device})" if device is not None else ""
@@ -1943,7 +1966,7 @@ class _Interpreter:
             loader.problem(f"chainloader '{args[0]}' is not an absolute path")
         loader.kind, loader.command, loader.root = "chainloader", name, device
         loader.kernel, loader.chainloader = None, path
-        loader.cmdline = _cmdline(args[1:])
+        loader.cmdline = " ".join(args[1:])  # GRUB's chainloader joins them as they are
         loader.initrd, loader.modules, loader.unzip = [], [], []
         return True
 
@@ -2121,15 +2144,19 @@ class _Test:
         device, path = self.interp.resolve(arg)
         if not path.startswith("/"):
             return False
+        # As GRUB's test.c: -f is a file that is not a directory, -d a directory, -e either,
+        # -s a file that opens (a directory does not) and is not empty.
         files = self.interp.files
+        is_dir = files.listdir(device, path) is not None
+        if op == "-d":
+            return is_dir
+        if op == "-e":
+            return is_dir or files.exists(device, path)
+        if is_dir:
+            return False
         if op == "-f":
             return files.exists(device, path)
-        if op == "-d":
-            return files.listdir(device, path) is not None
-        if op == "-s":
-            data = files.read(device, path)
-            return bool(data)
-        return files.exists(device, path) or files.listdir(device, path) is not None
+        return bool(files.read(device, path))
 
 
 _NON_DIGITS = "".join(chr(c) for c in range(128) if not chr(c).isdigit())

@@ -11,8 +11,10 @@ relative paths (``INCLUDE`` files too) resolve against it, absolute ones against
 root.
 
 The ``DEFAULT`` label wins over ``MENU DEFAULT`` (menu.c32 applies the global default after all
-labels are recorded); a ``DEFAULT`` naming no label is a command line (kernel and options) that
-syslinux boots as if typed at the prompt, unless it starts a menu module.
+labels are recorded), and a ``MENU DEFAULT`` inside ``MENU BEGIN … MENU END`` is only that
+submenu's default; a ``DEFAULT`` naming no label is a command line (kernel and options) that
+syslinux boots as if typed at the prompt, unless it starts a menu module or ``IMPLICIT 0`` says
+only labels boot.
 
 U-Boot reads the same files (``extlinux.conf``) and adds ``FDT``/``DEVICETREE``, ``FDTDIR`` and
 ``FDTOVERLAYS``; those are recorded on the label.
@@ -70,7 +72,6 @@ _IGNORED = frozenset(
         "noescape",
         "nocomplete",
         "nohalt",
-        "implicit",
         "allowoptions",
         "onerror",
         "path",
@@ -157,6 +158,7 @@ class _State:
     ontimeout: str | None = None
     prompt: bool = False
     title: str | None = None
+    implicit: bool = True  # IMPLICIT 0: only labels boot, never a bare kernel name
     warnings: list[str] = field(default_factory=list)
 
 
@@ -180,6 +182,12 @@ def parse(text: str, config_path: str, read: Callable[[str], str | None]) -> Sys
             state.warnings.append(f"label {lab.name!r} is defined more than once; the first wins")
         seen.add(lab.name)
     default = _default(state, labels)
+    if default is not None and default not in {lab.name for lab in labels} and not state.implicit:
+        # IMPLICIT 0 (doc/syslinux.txt): a name that is no LABEL is not loaded as a kernel.
+        state.warnings.append(
+            f"DEFAULT {default} names no label, and IMPLICIT 0 boots only labels; no default"
+        )
+        default = None
     if default is not None and default not in {lab.name for lab in labels}:
         # DEFAULT is a command line typed at the boot: prompt; offer it as an entry of its own.
         implicit = _Label(name=default, origin=f"{config_path} DEFAULT", submenu=(), image=default)
@@ -286,6 +294,8 @@ def _keyword(state: _State, keyword: str, rest: str, where: str) -> None:
         state.ontimeout = rest or None
     elif keyword == "prompt":
         state.prompt = (_int(rest) or 0) != 0
+    elif keyword == "implicit":
+        state.implicit = (_int(rest) or 0) != 0
     elif keyword not in _IGNORED:
         state.warnings.append(f"{where}: unknown keyword {keyword.upper()!r} is ignored")
 
@@ -540,7 +550,9 @@ def _default(state: _State, labels: tuple[SyslinuxLabel, ...]) -> str | None:
         for name in names:
             if name.split()[0] == first:
                 return name
-    marked = [lab.name for lab in labels if lab.menu_default]
+    # MENU DEFAULT inside MENU BEGIN … MENU END is that submenu's default (menu.c32 gives each
+    # menu its own); the top-level menu's default is one marked outside any submenu.
+    marked = [lab.name for lab in labels if lab.menu_default and not lab.submenu]
     if marked:
         return marked[-1]
     menu = state.ui is not None or (
