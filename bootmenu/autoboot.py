@@ -201,7 +201,14 @@ def decide(
             break
         misses.append(f"{setting} '{pattern}' from {origin} matches no entry")
     if wanted is None:
-        disk_default = best([e for e in menu if e.default])
+        # A disk's own default counts only where automatic boot may choose it: a stick's
+        # loader.conf does not name what the machine boots.
+        disk_default = best([e for e in menu if e.default and e.id not in refused])
+        misses.extend(
+            f"the disk default {_describe(e)} is not for automatic boot ({refused[e.id]})"
+            for e in menu
+            if e.default and e.id in refused
+        )
         if disk_default is not None:
             # Name the configuration that chose it (loader.conf, grub.cfg…), not the entry file.
             where = next(

@@ -468,15 +468,6 @@ def boot_variables(
 # -- the handler ------------------------------------------------------------------------------
 
 
-def secure_boot_enabled(directory: str | os.PathLike[str] = efivars.EFIVARFS) -> bool:
-    """Whether the firmware's ``SecureBoot`` variable says Secure Boot is on."""
-    try:
-        var = efivars.read("SecureBoot", EFI_GLOBAL_VARIABLE, directory=directory)
-    except (OSError, FormatError):
-        return False
-    return var is not None and var.data[:1] == b"\x01"
-
-
 def find_payload(paths: Sequence[Path] = PAYLOAD_PATHS) -> Path | None:
     for path in paths:
         if path.is_file():
@@ -532,7 +523,9 @@ class Payload:
             return "this machine did not start through UEFI"
         if env.host_arch != "x86_64":
             return f"the payload is built for x86_64, this machine is {env.host_arch}"
-        if self.setting is EfiHandoff.AUTO and secure_boot_enabled(self.efivars_dir):
+        if self.setting is EfiHandoff.AUTO and efivars.secure_boot_enabled(
+            directory=self.efivars_dir
+        ):
             return (
                 "Secure Boot is on, and the payload would start the application without the "
                 "firmware's signature check (efi_handoff = payload overrides this)"

@@ -29,6 +29,7 @@ from uuid import UUID
 from bootmenu.errors import FormatError
 from efi.variables import (
     DEFAULT_ATTRIBUTES,
+    EFI_GLOBAL_VARIABLE,
     SYSTEMD_BOOT_VENDOR,
     EfiVariable,
     decode_utf16_string,
@@ -234,6 +235,15 @@ def boot_partuuid(*, directory: str | os.PathLike[str] = EFIVARFS) -> str | None
     except ValueError:
         log.warning("EFI variable %s ignored: %r is not a GUID", LOADER_DEVICE_PART_UUID, value)
         return None
+
+
+def secure_boot_enabled(*, directory: str | os.PathLike[str] = EFIVARFS) -> bool:
+    """Whether the firmware's ``SecureBoot`` variable says Secure Boot is on."""
+    try:
+        var = read("SecureBoot", EFI_GLOBAL_VARIABLE, directory=directory)
+    except (OSError, FormatError):
+        return False
+    return var is not None and var.data[:1] == b"\x01"
 
 
 def consume_oneshot(*, directory: str | os.PathLike[str] = EFIVARFS) -> tuple[str, ...]:

@@ -1,6 +1,7 @@
 """A USB stick that tries every way to steer automatic boot (docs/security.md).
 
-The machine has the owner's disk (AHCI: one BLS entry, ``owner.conf``) and a stick (USB mass
+The machine has the owner's disk (AHCI: one BLS entry, ``owner.conf``, and ``loader.conf``
+with a timeout) and a stick (USB mass
 storage on qemu-xhci, whose controller sorts before the AHCI one, so the stick's entries come
 first in the menu) that tries each trick found in issue 13:
 
@@ -15,8 +16,9 @@ first in the menu) that tries each trick found in issue 13:
 
 bootmenu runs its menu with no timeout of its own on the command line.  What must hold: the
 stick's entries are listed under the stick (its heading says USB), the steered entry is marked
-"boots files of entry129", the btrfs partition is listed as not mounted, the countdown is the
-built-in 5 s (neither the stick's 0 nor its toml's), and what boots is the owner's entry.
+"boots files of owner", the btrfs partition is listed as not mounted, the countdown is the
+owner's ``loader.conf`` timeout (neither the stick's 0 nor its toml's), and what boots when
+it runs out is the owner's entry.
 Before the trust rules the stick's ``once`` booted ``steered``.  Both disk images are unchanged.
 """
 
@@ -41,12 +43,13 @@ pytestmark = pytest.mark.vm
 
 Start = Callable[..., tuple[Machine, Screen]]
 
-N: Final = 0x81  # build_entry_disk's number: filesystem UUID b0075a1d-e000-4000-8000-0000000e0081
+OWNER_LABEL: Final = "owner"
+OWNER_TIMEOUT: Final = 20
 OWNER: Final = disks.BlsEntry(
     "owner.conf", "Owner's Debian", disks.KERNEL_VERSION, f"/vmlinuz-{disks.KERNEL_VERSION}",
     "console=ttyS0 quiet bm.entry=owner",
 )  # fmt: skip
-OWNER_UUID: Final = f"b0075a1d-e000-4000-8000-0000000e00{N:02x}"
+OWNER_UUID: Final = "0a4e0000-e000-4000-8000-0000000e0081"
 STICK_UUID: Final = "5711c4e5-0000-4000-8000-00000000e5e5"
 VERSION: Final = disks.KERNEL_VERSION
 STICK_GRUB_CFG: Final = f"""\
@@ -74,6 +77,30 @@ STICK_COPY: Final = (
     "options    console=ttyS0 quiet bm.entry=stick-copy\n"
 )
 BTRFS_TYPE: Final = disks.LINUX_FS_TYPE
+
+
+def build_owner_disk(path: Path, targets: Targets) -> Path:
+    """The owner's disk: one ext4 partition with the kernel, its initrd, ``owner.conf`` and a
+    ``loader.conf`` with a timeout long enough to read the menu (the stick's says 0)."""
+    with tempfile.TemporaryDirectory(prefix="bootmenu-owner-", dir=path.parent) as scratch:
+        work = Path(scratch)
+        tree = work / "root"
+        (tree / "loader/entries").mkdir(parents=True)
+        (tree / "loader/entries/owner.conf").write_text(
+            f"title      {OWNER.title}\nversion    {VERSION}\nlinux      {OWNER.kernel}\n"
+            f"initrd     /initrd.img-{VERSION}\noptions    {OWNER.options}\n"
+        )
+        (tree / "loader/loader.conf").write_text(f"timeout {OWNER_TIMEOUT}\n")
+        shutil.copyfile(targets.vmlinuz, tree / OWNER.kernel.lstrip("/"))
+        shutil.copyfile(targets.initrd, tree / f"initrd.img-{VERSION}")
+        image = disks.make_ext4(work / "owner.img", tree, 32, label=OWNER_LABEL, uuid=OWNER_UUID)
+        disks.assemble_gpt(
+            path,
+            [disks.Partition(image, disks.LINUX_FS_TYPE, "0a4e0000-0000-4000-8000-000000000001",
+                             "owner")],
+            disk_guid="0a4e0000-0000-4000-8000-000000000000",
+        )  # fmt: skip
+    return path
 
 
 def build_stick(path: Path, targets: Targets) -> Path:
@@ -109,7 +136,7 @@ def build_stick(path: Path, targets: Targets) -> Path:
 def test_a_stick_cannot_steer_automatic_boot(
     menu_machine: Start, targets: Targets, tmp_path: Path
 ) -> None:
-    owner = disks.build_entry_disk(tmp_path / "owner.img", targets, OWNER, N)
+    owner = build_owner_disk(tmp_path / "owner.img", targets)
     stick = build_stick(tmp_path / "stick.img", targets)
     before = {p: disks.sha256(p) for p in (owner, stick)}
 
@@ -120,13 +147,13 @@ def test_a_stick_cannot_steer_automatic_boot(
     text = screen.text()
     headings = [line for line in screen.lines if line.startswith("/dev/sd")]
     assert any('"stick" ext4' in h and "USB" in h for h in headings), text
-    assert f"Steered shell (boots files of entry{N})" in text, text
+    assert f"Steered shell (boots files of {OWNER_LABEL})" in text, text
     assert re.search(r"/dev/sd\w+ unsupported: btrfs on USB media is not mounted", text), text
     countdown = re.search(r'Booting "(.+)" in (\d+) s', text)
     assert countdown is not None and countdown[1] == "Owner's Debian", text
-    assert int(countdown[2]) >= 2, "the stick's timeout 0 was taken"
+    assert int(countdown[2]) > 5, "the owner's timeout was not taken (the stick's is 0)"
 
-    screen.wait("the target", lambda: TARGET_LINE.search(m.output) is not None, 240)
+    m.wait_exit(240)  # the countdown runs out, bootmenu boots, the target powers off
     booted = TARGET_LINE.search(m.output)
     assert booted is not None and "bm.entry=owner" in booted[1], booted
     m.close()
