@@ -13,9 +13,10 @@ import shutil
 import sys
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
-from bootmenu import __version__
+from bootmenu import __version__, install
 from bootmenu import config as settings
 from bootmenu.boot.handoff import Plan
 from bootmenu.core import Attempt, Core, View, kernel_cmdline
@@ -30,6 +31,7 @@ from bootmenu.errors import (
     UsageError,
 )
 from bootmenu.model import BootEntry
+from bootmenu.system import efivars
 from bootmenu.system.fs import read_host_file
 from bootmenu.validate import inspect_image, report_json
 
@@ -122,6 +124,38 @@ def build_parser() -> argparse.ArgumentParser:
     p_unlock.add_argument(
         "--tries", type=int, default=3, metavar="N", help="wrong passwords before giving up"
     )
+    p_install = sub.add_parser(
+        "install",
+        help="from a running Linux: copy bootmenu's UKI to the ESP and add a firmware boot entry "
+        "for it (docs/install.md)",
+    )
+    p_install.add_argument("uki", metavar="UKI", type=Path, help="bootmenu's UKI (bootmenu.efi)")
+    where = p_install.add_mutually_exclusive_group()
+    where.add_argument("--first", action="store_true", help="put the entry first in BootOrder")
+    where.add_argument(
+        "--once",
+        action="store_true",
+        help="try it on the next boot only (BootNext); BootOrder is not changed",
+    )
+    p_install.add_argument(
+        "--systemd-boot",
+        action="store_true",
+        help="also copy it to \\EFI\\Linux\\bootmenu.efi, where systemd-boot lists UKIs",
+    )
+    p_remove = sub.add_parser(
+        "remove", help="remove the UKI and the boot entry bootmenu install made"
+    )
+    for p in (p_install, p_remove):
+        p.add_argument(
+            "--esp", metavar="DIR", type=Path, default=None,
+            help="the ESP's mount point (default: /efi, /boot/efi or /boot, else the one ESP "
+            "partition, mounted for the time of the command)",
+        )  # fmt: skip
+        p.add_argument(
+            "--efivars", metavar="DIR", default=efivars.EFIVARFS,
+            help="the UEFI variables (default %(default)s)",
+        )  # fmt: skip
+        p.add_argument("--dry-run", action="store_true", help="say what would be done, do nothing")
     for p in (parser, p_list, p_boot, p_auto, p_menu):
         settings.add_help_epilog(p)
     return parser
@@ -367,6 +401,34 @@ def cmd_unlock(args: argparse.Namespace) -> int:
     return EXIT_ERROR
 
 
+def cmd_install(args: argparse.Namespace) -> int:
+    placement = (
+        install.Placement.FIRST
+        if args.first
+        else install.Placement.ONCE
+        if args.once
+        else install.Placement.LAST
+    )
+    with install.esp(args.esp, dry_run=args.dry_run) as esp:
+        done = install.install(
+            args.uki,
+            esp,
+            placement=placement,
+            systemd_boot=args.systemd_boot,
+            efivars_dir=args.efivars,
+            dry_run=args.dry_run,
+        )
+    print("\n".join(done))
+    return EXIT_OK
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    with install.esp(args.esp, dry_run=args.dry_run) as esp:
+        done = install.remove(esp, efivars_dir=args.efivars, dry_run=args.dry_run)
+    print("\n".join(done))
+    return EXIT_OK
+
+
 COMMANDS = {
     "list": cmd_list,
     "inspect": cmd_inspect,
@@ -374,6 +436,8 @@ COMMANDS = {
     "autoboot": cmd_autoboot,
     "menu": cmd_menu,
     "unlock": cmd_unlock,
+    "install": cmd_install,
+    "remove": cmd_remove,
 }
 
 
@@ -396,7 +460,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command is None:
             raise UsageError(
-                "bootmenu: a command is required (list, inspect, boot, autoboot, menu, unlock); "
+                "bootmenu: a command is required (list, inspect, boot, autoboot, menu, unlock, "
+                "install, remove); "
                 "see --help"
             )
         return COMMANDS[args.command](args)

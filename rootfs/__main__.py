@@ -43,6 +43,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="leave the UEFI payload out (EFI applications then start through BootNext only)",
     )
+    p.add_argument(
+        "--settings",
+        type=Path,
+        default=None,
+        metavar="TOML",
+        help="build this bootmenu settings file in as /etc/bootmenu.toml (checked first; a "
+        "password set there cannot be changed from the kernel command line)",
+    )
     p.add_argument("--keep-stage", action="store_true", help="keep the staged tree in OUT/.stage")
     p.add_argument("-v", "--verbose", action="store_true", help="show the commands run")
     args = parser.parse_args(argv)
@@ -54,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = build(
             args.out, progress=progress, cache=args.cache, keep_stage=args.keep_stage,
             verbose=args.verbose, payload=False if args.no_payload else args.payload or True,
+            settings=args.settings,
         )  # fmt: skip
         if args.check_reproducible:
             scratch = Path(tempfile.mkdtemp(prefix="rootfs-check-", dir=result.out))
@@ -62,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 again = build(
                     scratch, progress=lambda _m: None, cache=args.cache,
                     payload=False if args.no_payload else args.payload or True,
+                    settings=args.settings,
                 )  # fmt: skip
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)

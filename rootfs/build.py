@@ -487,6 +487,29 @@ def _bootmenu_version() -> str:
     return "0"
 
 
+def check_settings(path: Path) -> bytes:
+    """The owner's settings file to build in as /etc/bootmenu.toml, checked by this checkout's
+    bootmenu (``python -m bootmenu.config --check``): a file with any warning (an unknown
+    setting, a bad value) stops the build, as a setting silently ignored at boot would be
+    worse (a password that is not there)."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise BuildError(f"{path}: cannot be read: {e.strerror}") from e
+    checked = subprocess.run(
+        [sys.executable, "-m", "bootmenu.config", "--check", str(path.resolve())],
+        cwd=CHECKOUT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    if checked.returncode != 0:
+        problems = checked.stderr.strip() or checked.stdout.strip()
+        raise BuildError(f"{path}: not built in: {problems}")
+    return data
+
+
 def _default_mode() -> str:
     """``menu`` once this checkout's bootmenu has the menu command, else ``autoboot``."""
     try:
@@ -588,8 +611,12 @@ def build(
     keep_stage: bool = False,
     verbose: bool = False,
     payload: Path | bool = True,
+    settings: Path | None = None,
 ) -> BuildResult:
     """Build vmlinuz, initramfs.cpio.zst, bootmenu.efi and manifest.json into ``out``.
+
+    ``settings``: the owner's bootmenu settings, built in as /etc/bootmenu.toml (checked first,
+    see :func:`check_settings`): the place for a password the kernel command line cannot change.
 
     ``payload``: True builds (or takes from the cache) edk2's Universal Payload with
     scripts/build-payload and includes it; a path includes that file; False leaves it out
@@ -624,6 +651,8 @@ def build(
         b.stage_programs(stage)
         default_mode = _default_mode()
         stage.write("etc/bootmenu/init.conf", f"DEFAULT_MODE={default_mode}\n".encode(), "other")
+        if settings is not None:
+            stage.write("etc/bootmenu.toml", check_settings(settings), "other")
         b.step("staging Python 3.11 (trimmed), the wheels and bootmenu")
         pins = b.stage_python(stage, b.cache.root / "wheels")
         b.step("compiling bytecode")
