@@ -79,6 +79,13 @@ def _scan_options(p: argparse.ArgumentParser, *, boots: bool) -> None:
             action="store_true",
             help="do everything except loading and starting the kernel; print the plan",
         )
+        p.add_argument(
+            "--now",
+            action="store_true",
+            help="on a running system, jump at once (as `kexec -e`: services are not stopped, "
+            "filesystems not unmounted); without it systemd finishes the jump (systemctl kexec) "
+            "and under another init bootmenu refuses",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,6 +186,7 @@ def _core(args: argparse.Namespace) -> Core:
         config_file=args.config,
         options=options,
         dry_run=getattr(args, "dry_run", False),
+        now=getattr(args, "now", False),
         validate=not getattr(args, "no_validate", False),
         efivars_dir=getattr(args, "efivars", None),
     )
@@ -266,7 +274,8 @@ def _print_plan(args: argparse.Namespace, plan: Plan, reason: str) -> None:
     if args.json:
         print(json.dumps(doc, indent=2))
         return
-    print(f"would boot: {plan.entry.title} ({plan.entry.id})")
+    verb = "would boot" if args.dry_run else "booting"
+    print(f"{verb}: {plan.entry.title} ({plan.entry.id})")
     print(f"  why: {reason}")
     print(f"  method: {doc['method']} ({doc['method_reason']})")
     for segment in plan.segments:

@@ -212,6 +212,7 @@ class Core:
         options: Mapping[str, object] | None = None,
         cmdline: str | None = None,
         dry_run: bool = False,
+        now: bool = False,
         validate: bool = True,
         efivars_dir: str | None = None,
         on_change: Callable[[View], None] | None = None,
@@ -222,6 +223,8 @@ class Core:
         self.config_file = config_file
         self.options = dict(options or {})
         self.dry_run = dry_run
+        # Jump at once even where the running system's init should finish first (--now).
+        self.now = now
         self.validate = validate
         self.on_change = on_change
         # Which discovered devices to look at (tests restrict it to their own loop devices).
@@ -465,7 +468,7 @@ class Core:
     def _environment(self) -> handoff.Environment:
         if self._env is None:
             env = handoff.environment(dry_run=self.dry_run)
-            self._env = replace(env, efi=env.efi or self.efi)
+            self._env = replace(env, efi=env.efi or self.efi, now=self.now)
         return self._env
 
     def _with_firmware(
@@ -598,7 +601,8 @@ class Core:
     ) -> Plan:
         """Boot the first of ``entries`` that loads; with ``fallback`` the next ones are tried.
 
-        Returns the plan only on ``--dry-run`` (a real boot does not return); raises
+        Returns the plan on ``--dry-run``, and on a running system whose systemd finishes the
+        jump (``systemctl kexec``); a boot from bootmenu's initramfs does not return.  Raises
         HandoffError when nothing could be loaded.  ``progress`` is told each step (called
         from the thread that boots).
         """

@@ -39,7 +39,7 @@ from bootmenu import arch
 from bootmenu.boot import hooks
 from bootmenu.errors import HandoffError
 from bootmenu.model import BootEntry, Kind, Module
-from bootmenu.system import syscalls
+from bootmenu.system import run, syscalls, sysinfo
 from bootmenu.system.fs import VolumeReader
 from bootmenu.system.sysfs import EFI_DIR
 
@@ -117,11 +117,20 @@ class Plan:
         }
 
 
+class Init(StrEnum):
+    """Who runs the machine, and so who makes the jump once the next system is loaded."""
+
+    INITRAMFS = "initramfs"  # bootmenu's own /init: bootmenu jumps (reboot(2))
+    SYSTEMD = "systemd"  # a running system under systemd: `systemctl kexec` / `systemctl reboot`
+    OTHER = "other"  # another init: bootmenu does not jump under it unless told to (`--now`)
+
+
 @dataclass(frozen=True)
 class Environment:
     """What the running system allows.  ``lockdown`` is the kernel's lockdown mode (None: no
     lockdown LSM); ``kexec_tools`` the path of the ``kexec`` program; ``dry_run``: do
-    everything up to loading, but neither load nor jump."""
+    everything up to loading, but neither load nor jump; ``init``: who finishes the jump;
+    ``now``: jump at once whoever runs the machine (services are not stopped, as ``kexec -e``)."""
 
     lockdown: str | None
     kexec_file_load_available: bool
@@ -129,6 +138,8 @@ class Environment:
     efi: bool
     host_arch: str
     dry_run: bool = False
+    init: Init = Init.INITRAMFS
+    now: bool = False
 
     @property
     def locked_down(self) -> bool:
@@ -208,6 +219,34 @@ def environment(*, dry_run: bool = False, efi_dir: Path = EFI_DIR) -> Environmen
         efi=efi_dir.is_dir(),
         host_arch=arch.host(),
         dry_run=dry_run,
+        init=Init(sysinfo.init_system()),
+    )
+
+
+# What systemctl is asked for, by the jump a handler needs.
+SYSTEMCTL_VERBS: Final = {
+    syscalls.LINUX_REBOOT_CMD_KEXEC: "kexec",
+    syscalls.LINUX_REBOOT_CMD_RESTART: "reboot",
+}
+
+
+def _systemctl(verb: str) -> str | None:
+    """Ask systemd to stop the system and ``verb`` (kexec, reboot); None, or why it refused."""
+    try:
+        run.run(["systemctl", "--no-block", verb], timeout=30)
+    except run.CommandError as e:
+        return str(e)
+    except OSError as e:
+        return f"systemctl cannot be run: {e.strerror or e}"
+    return None
+
+
+def _not_under_other_init(title: str) -> str:
+    return (
+        f'not starting "{title}": this system is not run by systemd, and bootmenu does not '
+        "jump under a running init (its services would not be stopped nor its filesystems "
+        "unmounted); load it with --now to jump at once as `kexec -e` would, or from "
+        "bootmenu's own initramfs"
     )
 
 
@@ -291,6 +330,24 @@ class Handoff:
             result = replace(result, notes=unique(notes))
         return result
 
+    def _systemd_jump(self, plan: Plan, handler: Handler, env: Environment) -> Plan:
+        """Leave the jump to systemd: it stops the services, unmounts the filesystems and then
+        kexecs the loaded kernel (or reboots, for BootNext); the plan is returned with a note."""
+        verb = SYSTEMCTL_VERBS.get(handler.reboot_command)
+        if verb is None:
+            handler.undo(env)
+            raise HandoffError(f'systemd cannot make the jump "{plan.entry.title}" needs')
+        refused = _systemctl(verb)
+        if refused is not None:
+            handler.undo(env)
+            raise HandoffError(
+                f'systemd did not take the jump into "{plan.entry.title}": {refused}; the '
+                "loaded kernel was unloaded"
+            )
+        log.info("systemctl %s: systemd stops the system and starts %s", verb, plan.entry.title)
+        note = f"systemd stops the running system, then starts it (systemctl {verb})"
+        return replace(plan, notes=(*plan.notes, note))
+
     def execute(
         self,
         plan: Plan,
@@ -319,6 +376,8 @@ class Handoff:
         if plan.problems:
             raise HandoffError(f'cannot start "{title}": ' + "; ".join(plan.problems))
         handler = self.handler(plan.method)
+        if env.init is Init.OTHER and not env.now and not env.dry_run:
+            raise HandoffError(_not_under_other_init(title))
 
         step("hooks")
         plan = _run_hooks(plan, env, hooks_dir)
@@ -345,6 +404,8 @@ class Handoff:
             raise HandoffError(
                 f'preparing the jump into "{title}" failed: {e}; the loaded kernel was unloaded'
             ) from e
+        if env.init is Init.SYSTEMD and not env.now:
+            return self._systemd_jump(plan, handler, env)
         try:
             syscalls.sync()
             syscalls.reboot(handler.reboot_command)

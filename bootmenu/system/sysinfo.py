@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -121,6 +121,21 @@ def _u64(data: bytes | None) -> int | None:
     if data is None or len(data) < _U64.size:
         return None
     return int(_U64.unpack_from(data, 0)[0])
+
+
+def init_system(*, environ: Mapping[str, str] | None = None, proc: Path = Path("/proc")) -> str:
+    """Who runs the machine: ``"initramfs"`` (bootmenu's own /init: bootmenu may jump itself;
+    ``BOOTMENU_INITRAMFS=1``, which /init exports), ``"systemd"`` (PID 1 is systemd: it stops
+    the services and unmounts before a kexec or reboot) or ``"other"``."""
+    environ = os.environ if environ is None else environ
+    flag = environ.get("BOOTMENU_INITRAMFS", "").strip().lower()
+    if flag and flag not in ("0", "no", "false"):
+        return "initramfs"
+    try:
+        comm = (proc / "1" / "comm").read_text().strip()
+    except OSError:
+        return "other"
+    return "systemd" if comm == "systemd" else "other"
 
 
 def firmware_type(efi_dir: Path = EFI_DIR) -> str:

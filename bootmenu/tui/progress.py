@@ -140,7 +140,8 @@ class BootScreen(Screen[None]):
 
         self.done = True
         if message.plan is not None:
-            # Core.boot returns only on a dry run: the plan is what `boot --dry-run` prints.
+            # Core.boot returns on a dry run (the plan is what `boot --dry-run` prints) or when
+            # systemd finishes the jump on a running system.
             self.menu.exit(MenuResult(EXIT_OK, message.plan, self.reason))
             return
         self.error = message.error or "the boot failed for an unknown reason"

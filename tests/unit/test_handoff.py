@@ -62,6 +62,7 @@ class FakeSystem:
         self.loaded: tuple[bytes, bytes | None, str] | None = None
         self.argv: list[str] | None = None
         self.files: dict[str, bytes] = {}
+        self.systemctl_error: str | None = None
 
     def kexec_file_load(
         self, kernel_fd: int, initrd_fd: int | None, cmdline: str, flags: int = 0
@@ -98,6 +99,11 @@ def system(monkeypatch: pytest.MonkeyPatch) -> FakeSystem:
 
     def fake_run(cmd: Sequence[str | Path], **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
         argv = [os.fspath(a) for a in cmd]
+        if argv[0] == "systemctl":
+            fake.calls.append(" ".join(argv))
+            if fake.systemctl_error is not None:
+                raise run.CommandError(fake.systemctl_error, cmd=argv, returncode=1)
+            return subprocess.CompletedProcess(argv, 0, b"", b"")
         if argv[0] != KEXEC:
             return real_run(cmd, **kwargs)  # pre-boot hooks really run
         fake.calls.append("kexec-tools")
@@ -365,6 +371,53 @@ def test_success_loads_then_prepares_then_jumps(
     assert system.loaded is not None
     assert system.loaded[0] == debian_like[0]
     assert system.loaded[1] == debian_like[1]
+
+
+# -- switching from a running system (issue 14) --------------------------------------------------
+
+
+def test_under_systemd_the_kernel_is_loaded_and_systemd_makes_the_jump(
+    volume: Path, debian_like: tuple[bytes, bytes], system: FakeSystem
+) -> None:
+    env = replace(ENV, init=handoff.Init.SYSTEMD)
+    plan = HANDOFF.plan(linux_entry(), readers(volume), env)
+    final = execute(plan, volume, system, env)
+    assert system.calls == ["kexec_file_load", "before_jump", "systemctl --no-block kexec"]
+    assert any("systemctl kexec" in note for note in final.notes)
+
+
+def test_when_systemd_refuses_the_kernel_is_unloaded(
+    volume: Path, debian_like: tuple[bytes, bytes], system: FakeSystem
+) -> None:
+    env = replace(ENV, init=handoff.Init.SYSTEMD)
+    system.systemctl_error = "Access denied"
+    plan = HANDOFF.plan(linux_entry(), readers(volume), env)
+    with pytest.raises(HandoffError, match=r"systemd did not take the jump.*Access denied"):
+        execute(plan, volume, system, env)
+    assert system.calls[-2:] == ["systemctl --no-block kexec", "unload"]
+
+
+def test_under_another_init_nothing_is_loaded_unless_now(
+    volume: Path, debian_like: tuple[bytes, bytes], system: FakeSystem
+) -> None:
+    env = replace(ENV, init=handoff.Init.OTHER)
+    plan = HANDOFF.plan(linux_entry(), readers(volume), env)
+    with pytest.raises(HandoffError, match=r"not run by systemd.*--now"):
+        execute(plan, volume, system, env)
+    assert system.calls == []
+    with pytest.raises(Jumped):
+        execute(plan, volume, system, replace(env, now=True))
+    assert system.calls == ["kexec_file_load", "before_jump", "sync", "reboot"]
+
+
+def test_now_under_systemd_jumps_at_once(
+    volume: Path, debian_like: tuple[bytes, bytes], system: FakeSystem
+) -> None:
+    env = replace(ENV, init=handoff.Init.SYSTEMD, now=True)
+    plan = HANDOFF.plan(linux_entry(), readers(volume), env)
+    with pytest.raises(Jumped):
+        execute(plan, volume, system, env)
+    assert "systemctl --no-block kexec" not in system.calls
 
 
 @pytest.mark.parametrize("code", [errno.ENOEXEC, errno.EINVAL, errno.ENOSYS])

@@ -106,3 +106,20 @@ def test_storage_rows_from_devices_or_roots() -> None:
     assert storage_rows([], [volume]) == (
         StorageRow("/boot", None, "ext4", "boot", "directory", "/boot"),
     )
+
+
+# --- who runs the machine (the jump on a running system) ------------------------------------
+
+
+def test_init_system(tmp_path: Path) -> None:
+    from bootmenu.system.sysinfo import init_system
+
+    proc = tmp_path / "proc"
+    (proc / "1").mkdir(parents=True)
+    (proc / "1" / "comm").write_text("systemd\n")
+    assert init_system(environ={}, proc=proc) == "systemd"
+    assert init_system(environ={"BOOTMENU_INITRAMFS": "1"}, proc=proc) == "initramfs"
+    assert init_system(environ={"BOOTMENU_INITRAMFS": "0"}, proc=proc) == "systemd"
+    (proc / "1" / "comm").write_text("init\n")  # sysvinit, OpenRC, runit, busybox…
+    assert init_system(environ={}, proc=proc) == "other"
+    assert init_system(environ={}, proc=tmp_path / "none") == "other"
