@@ -12,6 +12,8 @@ import logging
 import shutil
 import sys
 import textwrap
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -179,9 +181,31 @@ def _options(texts: Sequence[str]) -> dict[str, object]:
     return options
 
 
-def _core(args: argparse.Namespace) -> Core:
+class _SaysWhatItWaitsFor:
+    """``on_change`` for commands that wait for a settled machine: once the wait has lasted a
+    second, say on standard error what it still waits for, each time that changes."""
+
+    def __init__(self, after: float = 1.0) -> None:
+        self.started = time.monotonic()
+        self.after = after
+        self.said: str | None = None
+        self.lock = threading.Lock()
+
+    def __call__(self, view: View) -> None:
+        if view.settled or not view.waiting:
+            return
+        text = "; ".join(view.waiting)
+        with self.lock:
+            if text == self.said or time.monotonic() - self.started < self.after:
+                return
+            self.said = text
+        print(f"bootmenu: waiting for {text}", file=sys.stderr, flush=True)
+
+
+def _core(args: argparse.Namespace, on_change: Callable[[View], None] | None = None) -> Core:
     options = _options(args.settings)
     return Core(
+        on_change=on_change,
         roots=args.root,
         config_file=args.config,
         options=options,
@@ -229,7 +253,7 @@ def _table(entries: Sequence[BootEntry], routes: Mapping[str, str] | None = None
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    core = _core(args)
+    core = _core(args, on_change=None if args.root else _SaysWhatItWaitsFor())
     try:
         view = core.start()
     finally:

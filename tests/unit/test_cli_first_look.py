@@ -63,3 +63,19 @@ def test_list_on_an_80_column_terminal_keeps_titles_apart(
         else:
             titles[-1] += " " + cell
     assert titles == [e.title for e in entries]
+
+
+def test_list_says_what_it_waits_for_while_it_waits(capsys: pytest.CaptureFixture[str]) -> None:
+    from bootmenu.cli import _SaysWhatItWaitsFor
+    from bootmenu.core import View
+
+    says = _SaysWhatItWaitsFor(after=0)
+    waiting = View((), (), (), settled=False, waiting=("udev to process /dev/sdb",))
+    says(waiting)
+    says(waiting)  # the same wait is said once
+    says(View((), (), (), settled=False, waiting=("scanning /dev/sdb1",)))
+    says(View((), (), (), settled=True))
+    assert capsys.readouterr().err.splitlines() == [
+        "bootmenu: waiting for udev to process /dev/sdb",
+        "bootmenu: waiting for scanning /dev/sdb1",
+    ]
