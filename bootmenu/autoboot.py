@@ -14,7 +14,7 @@ disks goes to the owner's disk.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bootmenu.config import Config, first_match
 from bootmenu.model import BootEntry, DiskBootConfig, Volume
@@ -127,6 +127,50 @@ def not_automatic(entry: BootEntry, config: Config, volumes: Mapping[str, Volume
             f"disk, and {conf.shown_name} is not trusted (disk_config_from)"
         )
     return None
+
+
+def _family(entry: BootEntry) -> str:
+    """The id an entry was found with, before the scanner made it unique (``ID@ROOT``,
+    ``ID@ROOT#N``)."""
+    base, at, rest = entry.id.partition("@")
+    return base if at and rest.split("#", 1)[0] == entry.root else entry.id
+
+
+def owner_ids(
+    entries: Sequence[BootEntry], volumes: Mapping[str, Volume]
+) -> tuple[list[BootEntry], dict[str, str]]:
+    """``entries`` with colliding ids given out again so that the plain id goes to the entry on
+    the owner's disk (a trusted one, else one on fixed media), not to whichever disk was found
+    first: ``bootmenu boot fedora.conf`` must not start a stick's copy.  Returns the entries and
+    the renames (old id → new id)."""
+    families: dict[str, list[int]] = {}
+    for i, e in enumerate(entries):
+        families.setdefault(_family(e), []).append(i)
+    out = list(entries)
+    renames: dict[str, str] = {}
+    for base, members in families.items():
+        if len(members) < 2:
+            continue
+
+        def rank(i: int) -> tuple[bool, bool, int]:
+            vol = config_volume(entries[i], volumes)
+            return (vol is not None and vol.media is not None,
+                    vol is not None and not vol.trusted, i)  # fmt: skip
+
+        ordered = sorted(members, key=rank)
+        if ordered[0] == members[0]:
+            continue  # the plain id is already where it belongs
+        taken: set[str] = set()
+        for n, i in enumerate(ordered):
+            e = entries[i]
+            new = base if n == 0 else f"{base}@{e.root}"
+            if new in taken:  # two of them on one filesystem
+                new = f"{base}@{e.root}#{n}"
+            taken.add(new)
+            if new != e.id:
+                renames[e.id] = new
+                out[i] = replace(e, id=new)
+    return out, renames
 
 
 def decide(

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bootmenu import config as settings
-from bootmenu.autoboot import Decision, decide
+from bootmenu.autoboot import Decision, decide, owner_ids
 from bootmenu.boot import bootnext, handoff, kexec
 from bootmenu.boot.handoff import Plan as Plan
 from bootmenu.discover import firmware
@@ -428,8 +428,13 @@ class Core:
         """Make ``snapshot`` the core's state unless a newer one is there already; returns the
         state of ``snapshot`` itself (what a decision on it must use)."""
         volumes = self._trust({v.name: v for v in snapshot.volumes}, snapshot.devices)
+        entries, renames = owner_ids(snapshot.entries, volumes)
+        configs = tuple(
+            replace(c, default_id=renames[c.default_id]) if c.default_id in renames else c
+            for c in snapshot.disk_configs
+        )
         result, routes = self._with_firmware(
-            ScanResult(snapshot.entries, snapshot.disk_configs, snapshot.warnings), volumes
+            ScanResult(tuple(entries), configs, snapshot.warnings), volumes
         )
         state = _State(snapshot, result, volumes, routes)
         with self._state:

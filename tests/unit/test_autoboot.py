@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from bootmenu.autoboot import DEFAULT_TIMEOUT, decide
+from bootmenu.autoboot import DEFAULT_TIMEOUT, decide, owner_ids
 from bootmenu.config import Config, load
 from bootmenu.model import BootEntry, DiskBootConfig, Kind, Source, Volume
 from tests.factories import entry
@@ -211,3 +211,16 @@ def test_a_sticks_own_timeout_does_not_set_the_menus() -> None:
     ]
     menu = [on(STICK, "live.conf"), on(INTERNAL, "fedora.conf")]
     assert decide(menu, cfg(), disks, volumes=VOLUMES).timeout == 8.0
+
+
+def test_the_plain_id_goes_to_the_owners_entry_whichever_disk_was_found_first() -> None:
+    # The scanner gave the plain id to the stick (found first) and renamed the owner's.
+    from_stick = on(STICK, "fedora.conf", default=True)
+    owners = on(INTERNAL, "fedora.conf@/dev/nvme0n1p2", default=True)
+    alone = on(OTHER_DISK, "old.conf")
+    entries, renames = owner_ids([from_stick, owners, alone], VOLUMES)
+    assert [e.id for e in entries] == ["fedora.conf@/dev/sda1", "fedora.conf", "old.conf"]
+    assert renames == {"fedora.conf": "fedora.conf@/dev/sda1",
+                       "fedora.conf@/dev/nvme0n1p2": "fedora.conf"}  # fmt: skip
+    # Already right: nothing changes.
+    assert owner_ids(entries, VOLUMES) == (entries, {})
