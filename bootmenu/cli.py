@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
 import sys
 import textwrap
@@ -117,6 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     _scan_options(p_auto, boots=True)
     p_menu = sub.add_parser("menu", help="show the boot menu on this terminal")
     _scan_options(p_menu, boots=True)
+    p_menu.add_argument(
+        "--attach",
+        metavar="SOCKET",
+        type=Path,
+        default=None,
+        help="show the menu of the bootmenu serving SOCKET (the menu on another console; "
+        "started by the menu on /dev/console)",
+    )
     p_unlock = sub.add_parser(
         "unlock",
         help="ask for the menu's password on this terminal (exit 0: given, or none is set); "
@@ -354,19 +363,63 @@ def cmd_autoboot(args: argparse.Namespace) -> int:
         core.close()
 
 
+def _serve_other_consoles(core: Core, on_change: Callable[[View], None], served: list[Any]) -> None:
+    """The menu on every console (docs/menu.md): serve ``core`` and start a following menu on
+    each console the kernel writes to besides /dev/console (or those the ``console`` setting
+    names)."""
+    from bootmenu import remote
+    from bootmenu.system.sysfs import active_consoles
+
+    terminals = remote.other_consoles(active_consoles(), core.config.console)
+    if not terminals:
+        return
+    try:
+        server = remote.CoreServer(core)
+    except OSError as e:
+        log.warning("the menu stays on this console only: %s", e.strerror or e)
+        return
+    served.append(server)
+
+    def both(view: View) -> None:
+        on_change(view)
+        server.publish(view)
+
+    core.on_change = both
+    command = [sys.executable, "-m", "bootmenu", "menu", "--attach", str(server.path)]
+    served.append(remote.Consoles(terminals, command, env=dict(os.environ)))
+    log.info("the menu runs on %s too", ", ".join(terminals))
+
+
 def cmd_menu(args: argparse.Namespace) -> int:
     """The Textual menu; exits 3 when the user asks for the rescue shell inside the initramfs
     (see docs/menu.md)."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError("bootmenu menu: needs a terminal (standard input and output)")
-    from bootmenu.tui.app import run_menu  # Textual is imported only for the menu
+    from bootmenu import remote
+    from bootmenu.tui.app import in_initramfs, run_menu  # Textual only for the menu
+
+    if args.attach is not None:
+        # A following menu, on another console: the core is the leading menu's.
+        result = run_menu(lambda on_change: remote.RemoteCore(on_change, args.attach))
+        return result.status
+
+    served: list[remote.CoreServer | remote.Consoles] = []
 
     def factory(on_change: Callable[[View], None]) -> Core:
         core = _core(args)
         core.on_change = on_change
+        if in_initramfs():
+            _serve_other_consoles(core, on_change, served)
         return core
 
-    result = run_menu(factory, dry_run=args.dry_run)
+    try:
+        result = run_menu(factory, dry_run=args.dry_run)
+    finally:
+        for thing in reversed(served):
+            if isinstance(thing, remote.Consoles):
+                thing.stop()
+            else:
+                thing.close()
     if result.plan is not None:
         _print_plan(args, result.plan, result.reason)
     elif result.message and result.status != EXIT_OK:

@@ -536,9 +536,10 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "console",
         TextList(_console, 'console device names such as "ttyS0" or "tty0"', "TTY"),
         (),
-        "Consoles to show the menu on. Not implemented yet: the menu always runs on the "
-        "kernel's console (/dev/console, the last console= on the kernel command line), and "
-        "bootmenu warns when this is set.",
+        "Consoles to show the menu on besides /dev/console (the last console= on the kernel "
+        "command line), in the initramfs. Empty: every console the kernel writes to "
+        "(/sys/class/tty/console/active); tty0 means the first virtual terminal, tty1. Each shows "
+        "the same menu and countdown; a key on any of them stops the countdown on all.",
         disk=False,
     ),
     Setting(

@@ -101,6 +101,12 @@ class View:
     settled: bool = True
     waiting: tuple[str, ...] = ()
     gave_up: str | None = None
+    # Shared by the menus on every console (bootmenu.remote): a key was pressed on one of them
+    # (the countdown stops everywhere), the countdown's seconds left as the leading menu counts
+    # them, and the boot under way ("'Debian' (…): loading"), started on any console.
+    touched: bool = False
+    countdown: int | None = None
+    booting: str | None = None
 
     @property
     def ready(self) -> bool:
@@ -204,6 +210,9 @@ def _settings_file(vol: Volume) -> bytes | None:
 
 
 class Core:
+    # The menu on /dev/console leads: it runs the countdown the other consoles show.
+    leads = True
+
     def __init__(
         self,
         *,
@@ -245,11 +254,6 @@ class Core:
         self.warnings: list[str] = []
         self.config, found = self._load_config(disk_text=None, disk_origin=settings.DISK_FILE)
         self.warnings.extend(found)
-        if self.config.console:
-            self.warnings.append(
-                "console: showing the menu on chosen consoles is not implemented yet; it runs on "
-                "the kernel's console (the last console= on the kernel command line)"
-            )
         self._volumes: dict[str, Volume] = {}
         self._disk_config: tuple[str, bytes] | None = None  # (origin, bytes) of the applied file
         # (origin, disk) of that file: its default and timeout apply to its disk's entries.
@@ -266,6 +270,11 @@ class Core:
         self._mounter: Mounter | None = None
         self._started_at = time.monotonic()
         self._jumped = False
+        # What the menus share (View.touched, countdown, booting); one boot at a time.
+        self._touched = False
+        self._countdown: int | None = None
+        self._booting: str | None = None
+        self._boot_lock = threading.Lock()
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -534,6 +543,9 @@ class Core:
             settled=settled,
             waiting=waiting,
             gave_up=gave_up,
+            touched=self._touched,
+            countdown=self._countdown,
+            booting=self._booting,
         )
 
     def _settled(self, snap: Snapshot | None) -> tuple[bool, tuple[str, ...], str | None]:
@@ -611,19 +623,43 @@ class Core:
         HandoffError when nothing could be loaded.  ``progress`` is told each step (called
         from the thread that boots).
         """
+        if not self._boot_lock.acquire(blocking=False):
+            raise HandoffError(f"another console is booting already: {self._booting}")
+        try:
+            return self._boot(entries, report=report, progress=progress)
+        finally:
+            self._booting = None
+            self._boot_lock.release()
+            self._publish()
+
+    def _boot(
+        self,
+        entries: Sequence[BootEntry],
+        *,
+        report: Callable[[Attempt], None] | None,
+        progress: Callable[[Progress], None] | None,
+    ) -> Plan:
         handlers = self._handlers()
         env = self._environment()
         errors: list[str] = []
+
+        def shared(step: Progress) -> None:
+            """Every console says what the boot is doing; the one that asked sees it all."""
+            booting = f"'{step.entry.title}': {step.message}"
+            if booting != self._booting:
+                self._booting = booting
+                self._publish()
+            if progress is not None:
+                progress(step)
+
         for entry in entries if self.config.fallback else entries[:1]:
             try:
                 reader_for: handoff.ReaderFor = self.reader_for
                 steps: Callable[[str], None] | None = None
-                if progress is not None:
-                    reader_for, steps = self._progress_steps(entry, progress)
+                reader_for, steps = self._progress_steps(entry, shared)
                 plan = handlers.plan(entry, reader_for, env)
-                if progress is not None:
-                    progress(Progress("plan", entry, "checked", plan=plan))
-                handlers.execute(
+                shared(Progress("plan", entry, "checked", plan=plan))
+                plan = handlers.execute(
                     plan,
                     reader_for,
                     env,
@@ -640,6 +676,24 @@ class Core:
                 report(Attempt(entry, plan, None))
             return plan
         raise HandoffError("; ".join(errors) or "there was nothing to boot")
+
+    # -- what the menus share ------------------------------------------------------------------
+
+    def _publish(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self.view())
+
+    def touch(self) -> None:
+        """A key was pressed on one of the menus: the countdown stops on every console."""
+        if not self._touched:
+            self._touched = True
+            self._publish()
+
+    def set_countdown(self, seconds: int | None) -> None:
+        """The leading menu's countdown (seconds left), which the other consoles show."""
+        if seconds != self._countdown:
+            self._countdown = seconds
+            self._publish()
 
     def _before_jump(self) -> None:
         self._jumped = True

@@ -147,3 +147,59 @@ def run(
             stderr=result.stderr or b"",
         )
     return result
+
+
+# Serial consoles often report 0x0: the menu is drawn for this size there.
+CONSOLE_SIZE = (25, 80)
+
+
+def _console_size(fd: int) -> None:
+    import fcntl
+    import struct
+    import termios
+
+    rows, cols = struct.unpack("HHHH", fcntl.ioctl(fd, termios.TIOCGWINSZ, bytes(8)))[:2]
+    if rows == 0 or cols == 0:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", *CONSOLE_SIZE, 0, 0))
+
+
+def spawn_on_terminal(
+    cmd: Sequence[str | Path], terminal: str, *, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``cmd`` on the terminal ``terminal`` (``/dev/ttyS1``) as its controlling terminal,
+    in a session of its own (as /init's ``setsid cttyhack``), with standard input, output and
+    error on it; a 0x0 serial terminal is given 80x25 first.  CommandError when the terminal
+    cannot be opened or the program cannot be started."""
+    argv = [os.fspath(arg) for arg in cmd]
+    log.debug("+ %s (on %s)", shlex.join(argv), terminal)
+    try:
+        fd = os.open(terminal, os.O_RDWR | os.O_NOCTTY)
+    except OSError as e:
+        raise CommandError(
+            f"{terminal}: cannot open it: {e.strerror}", cmd=argv, returncode=None
+        ) from e
+    try:
+        _console_size(fd)
+
+        def become_its_session() -> None:
+            import fcntl
+            import termios
+
+            fcntl.ioctl(0, termios.TIOCSCTTY, 1)
+
+        return subprocess.Popen(
+            argv,
+            stdin=fd,
+            stdout=fd,
+            stderr=fd,
+            env=env,
+            start_new_session=True,
+            preexec_fn=become_its_session,  # after setsid: this terminal becomes its own
+            close_fds=True,
+        )
+    except OSError as e:
+        raise CommandError(
+            f"{_program(argv)}: cannot be started: {e.strerror}", cmd=argv, returncode=None
+        ) from e
+    finally:
+        os.close(fd)

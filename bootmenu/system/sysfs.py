@@ -16,3 +16,15 @@ SYS_CLASS_BLOCK: Final = Path("/sys/class/block")
 SECTOR: Final = 512
 # Present when the machine started through UEFI (and Linux kept its runtime services).
 EFI_DIR: Final = Path("/sys/firmware/efi")
+
+
+CONSOLE_ACTIVE = Path("/sys/class/tty/console/active")
+
+
+def active_consoles(path: Path = CONSOLE_ACTIVE) -> list[str]:
+    """The consoles the kernel writes to (``console=`` on its command line, in that order; the
+    last is ``/dev/console``), as device names (``tty0``, ``ttyS0``); empty when unknown."""
+    try:
+        return path.read_text().split()
+    except OSError:
+        return []

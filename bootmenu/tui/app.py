@@ -202,6 +202,8 @@ class BootmenuApp(App[MenuResult], inherit_bindings=False):
         if message.view.generation < self.view.generation:
             return  # an older snapshot overtaken by a newer one
         self.view = message.view
+        if message.view.touched and not self.touched:
+            self.touched = True  # a key on another console stopped the countdown
         self._refresh()
 
     # -- state shown by the main screen -----------------------------------------------------
@@ -250,11 +252,19 @@ class BootmenuApp(App[MenuResult], inherit_bindings=False):
             self.busy_reason = "; ".join(view.waiting) or "starting"
 
     @property
+    def leads(self) -> bool:
+        """Whether this menu runs the countdown (the one on /dev/console), or shows the one
+        another console runs (bootmenu.remote)."""
+        return self._core is None or self._core.leads
+
+    @property
     def remaining(self) -> int | None:
         """Seconds left on the countdown; None when there is none (or it was stopped)."""
         decision = self.decision
         if self.touched or decision is None or decision.timeout is None:
             return None
+        if not self.leads:
+            return self.view.countdown
         return max(0, math.ceil(decision.timeout) - self.elapsed)
 
     def countdown_text(self) -> tuple[str, int | None, str | None]:
@@ -262,6 +272,8 @@ class BootmenuApp(App[MenuResult], inherit_bindings=False):
         decision = self.decision
         if self.start_error:
             return f"bootmenu could not start: {self.start_error}", None, None
+        if self.view.booting and not self.booting:
+            return f"Another console boots {self.view.booting}", None, None
         if decision is None:
             return "Looking for boot entries…", None, None
         remaining = self.remaining
@@ -276,9 +288,14 @@ class BootmenuApp(App[MenuResult], inherit_bindings=False):
         return decision.entry.title, remaining, self.busy_reason
 
     def touch(self) -> None:
-        """The user pressed a key: the countdown stops for good."""
+        """The user pressed a key: the countdown stops for good, on every console."""
         if not self.touched:
             self.touched = True
+            if self._core is not None:
+                try:
+                    self._core.touch()
+                except ERRORS as e:
+                    log.warning("cannot stop the countdown on the other consoles: %s", e)
             main = self._main()
             if main is not None:
                 main.refresh_countdown()  # type: ignore[attr-defined]
@@ -292,6 +309,11 @@ class BootmenuApp(App[MenuResult], inherit_bindings=False):
         """One second of the countdown has passed (called by the timer; tests call it)."""
         if not self.touched and self.decision is not None and self.decision.timeout is not None:
             self.elapsed += 1
+        if self.leads and self._core is not None and self.started:
+            try:
+                self._core.set_countdown(self.remaining)
+            except ERRORS as e:
+                log.debug("cannot share the countdown: %s", e)
         self._update_busy()
         main = self._main()
         if main is not None:
@@ -301,6 +323,8 @@ class BootmenuApp(App[MenuResult], inherit_bindings=False):
     def _maybe_autoboot(self) -> None:
         if self.touched or self.booting or not self.started or self.start_error:
             return
+        if not self.leads or self.view.booting:
+            return  # the leading console boots; or a boot is under way already
         view = self.ready_view
         if self.remaining != 0 or self.busy_reason or view is None:
             return

@@ -16,6 +16,9 @@ from bootmenu.model import BootEntry
 class MenuCore(Protocol):
     config: Config
     dry_run: bool
+    # Whether this menu leads (runs the countdown and the automatic boot) or follows the one
+    # that does, on another console (bootmenu.remote).
+    leads: bool
 
     def start(self, *, wait: bool = True) -> View: ...
 
@@ -24,6 +27,10 @@ class MenuCore(Protocol):
     def decide(self, view: View | None = None) -> Decision: ...
 
     def rescan(self) -> None: ...
+
+    def touch(self) -> None: ...
+
+    def set_countdown(self, seconds: int | None) -> None: ...
 
     def boot(
         self,

@@ -212,6 +212,11 @@ class FakeCore:
     warnings: tuple[str, ...] = ()
     calls: list[tuple[str, object]] = field(default_factory=list)
     generation: int = 0
+    leads: bool = True  # False: the menu follows another console's (bootmenu.remote)
+    touched: bool = False  # some console's key stopped the countdown (View.touched)
+    countdown: int | None = None  # the leading console's countdown (View.countdown)
+    booting: str | None = None  # a boot under way, started on any console (View.booting)
+    countdowns: list[int | None] = field(default_factory=list)  # what set_countdown was told
 
     # -- MenuCore --------------------------------------------------------------------------
 
@@ -237,11 +242,20 @@ class FakeCore:
             volumes=self.volumes,
             settled=self.busy_reason is None,
             waiting=(self.busy_reason,) if self.busy_reason else (),
+            touched=self.touched,
+            countdown=self.countdown,
+            booting=self.booting,
         )
 
     def decide(self, view: View | None = None) -> Decision:
         self.calls.append(("decide", view))
         return decide(view.entries if view is not None else self.entries, self.config)
+
+    def touch(self) -> None:
+        self.touched = True
+
+    def set_countdown(self, seconds: int | None) -> None:
+        self.countdowns.append(seconds)
 
     def rescan(self) -> None:
         self.calls.append(("rescan", None))

@@ -162,6 +162,36 @@ def test_countdown_is_shown_and_boots_the_decided_entry() -> None:
     assert core.called("consume_oneshot") == [None]
 
 
+# --- the menu on another console (bootmenu.remote) --------------------------------------------
+
+
+def test_the_leading_menu_shares_its_countdown_and_its_keys() -> None:
+    async def script(pilot: P, app: BootmenuApp, core: FakeCore) -> None:
+        app.tick_countdown()
+        await pilot.pause()
+        assert core.countdowns[-1] == 2
+        await pilot.press("down")
+        assert core.touched  # every console's countdown stops
+
+    run(script, config=make_config(timeout=3))
+
+
+def test_a_following_menu_shows_the_leaders_countdown_and_never_boots_by_itself() -> None:
+    async def script(pilot: P, app: BootmenuApp, core: FakeCore) -> None:
+        assert 'Booting "Fedora Linux 40 (Workstation Edition)" in 7 s' in text(app)
+        for _ in range(5):  # its own clock does not count down
+            app.tick_countdown()
+        core.publish(countdown=0)
+        await pilot.pause()
+        assert core.called("boot") == []
+        core.publish(touched=True)  # a key on another console
+        await wait_for(pilot, lambda: "Automatic boot stopped" in text(app))
+        core.publish(booting="'Fedora Linux 40 (Workstation Edition)': Reading and checking")
+        await wait_for(pilot, lambda: "Another console boots 'Fedora Linux 40" in text(app))
+
+    run(script, config=make_config(timeout=3), leads=False, countdown=7)
+
+
 def test_the_countdown_runs_on_its_own() -> None:
     async def script(pilot: P, app: BootmenuApp, core: FakeCore) -> None:
         await wait_for(pilot, lambda: app.return_value is not None)
