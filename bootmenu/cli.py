@@ -370,7 +370,13 @@ def _serve_other_consoles(core: Core, on_change: Callable[[View], None], served:
     from bootmenu import remote
     from bootmenu.system.sysfs import active_consoles
 
-    terminals = remote.other_consoles(active_consoles(), core.config.console)
+    try:
+        own = os.ttyname(sys.stdin.fileno())
+    except OSError:
+        own = None
+    if own == "/dev/console":
+        own = None  # which console that is: the last one the kernel lists
+    terminals = remote.other_consoles(active_consoles(), core.config.console, own=own)
     if not terminals:
         return
     try:
@@ -409,6 +415,7 @@ def cmd_menu(args: argparse.Namespace) -> int:
         core = _core(args)
         core.on_change = on_change
         if in_initramfs():
+            core.quiet_consoles()
             _serve_other_consoles(core, on_change, served)
         return core
 

@@ -275,6 +275,7 @@ class Core:
         self._countdown: int | None = None
         self._booting: str | None = None
         self._boot_lock = threading.Lock()
+        self._loglevel: int | None = None  # the console log level before the menu lowered it
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -695,7 +696,20 @@ class Core:
             self._countdown = seconds
             self._publish()
 
+    def quiet_consoles(self) -> None:
+        """While the menu is shown, kernel messages do not draw over it on the consoles (only
+        emergencies are printed); the level comes back before the hand-off, so the kernel's own
+        lines about it ("kexec_core: Starting new kernel") are seen, and when bootmenu ends."""
+        if self._loglevel is None:
+            self._loglevel = sysinfo.console_loglevel(1)
+
+    def _restore_consoles(self) -> None:
+        if self._loglevel is not None:
+            sysinfo.console_loglevel(self._loglevel)
+            self._loglevel = None
+
     def _before_jump(self) -> None:
+        self._restore_consoles()
         self._jumped = True
         self.close()
         phase("hand-off")
@@ -902,6 +916,7 @@ class Core:
 
     def close(self) -> None:
         """Stop discovery and unmount everything (also called right before the jump)."""
+        self._restore_consoles()
         discovery, self._discovery = self._discovery, None
         if discovery is not None:
             discovery.stop(unmount=True)

@@ -330,11 +330,16 @@ def terminal_of(console: str) -> str:
     return "/dev/tty1" if name == "tty0" else f"/dev/{name}"
 
 
-def other_consoles(active: Sequence[str], chosen: Sequence[str] = ()) -> list[str]:
+def other_consoles(
+    active: Sequence[str], chosen: Sequence[str] = (), *, own: str | None = None
+) -> list[str]:
     """The terminals a following menu runs on: the ``console`` setting's, else every console
-    the kernel writes to; without the last one (``/dev/console``, where the leading menu is)."""
+    the kernel writes to; without the leading menu's own terminal (``own``; by default the
+    last console, which is /dev/console).  A driver gives the kernel one console only (two
+    ``console=ttyS…`` words make ttyS1 *or* ttyS0 a console, not both): a second serial port is
+    named with the ``console`` setting."""
     names = list(chosen) or list(active)
-    lead = terminal_of(active[-1]) if active else None
+    lead = own or (terminal_of(active[-1]) if active else None)
     terminals = [terminal_of(n) for n in names]
     return [t for t in dict.fromkeys(terminals) if t != lead]
 

@@ -123,6 +123,25 @@ def _u64(data: bytes | None) -> int | None:
     return int(_U64.unpack_from(data, 0)[0])
 
 
+PRINTK = Path("/proc/sys/kernel/printk")
+
+
+def console_loglevel(level: int | None = None, *, path: Path | None = None) -> int | None:
+    """The kernel's console log level (the first number of ``/proc/sys/kernel/printk``: kernel
+    messages more urgent than it are printed on the consoles); with ``level``, set it first.
+    Returns the level before; None when it cannot be read or set (logged)."""
+    path = PRINTK if path is None else path
+    try:
+        fields = path.read_text().split()
+        before = int(fields[0])
+        if level is not None:
+            path.write_text(f"{level}\n")
+    except (OSError, ValueError, IndexError) as e:
+        log.debug("the console log level: %s", e)
+        return None
+    return before
+
+
 def init_system(*, environ: Mapping[str, str] | None = None, proc: Path = Path("/proc")) -> str:
     """Who runs the machine: ``"initramfs"`` (bootmenu's own /init: bootmenu may jump itself;
     ``BOOTMENU_INITRAMFS=1``, which /init exports), ``"systemd"`` (PID 1 is systemd: it stops

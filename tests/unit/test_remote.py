@@ -149,3 +149,4 @@ def test_other_consoles() -> None:
     assert remote.other_consoles(["ttyS1", "ttyS0"]) == ["/dev/ttyS1"]
     assert remote.other_consoles(["ttyS0"]) == []
     assert remote.other_consoles(["tty0", "ttyS0"], ["ttyS2"]) == ["/dev/ttyS2"]
+    assert remote.other_consoles(["ttyS0"], ["ttyS0", "ttyS1"], own="/dev/ttyS0") == ["/dev/ttyS1"]

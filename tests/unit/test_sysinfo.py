@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -123,3 +124,31 @@ def test_init_system(tmp_path: Path) -> None:
     (proc / "1" / "comm").write_text("init\n")  # sysvinit, OpenRC, runit, busybox…
     assert init_system(environ={}, proc=proc) == "other"
     assert init_system(environ={}, proc=tmp_path / "none") == "other"
+
+
+def test_console_loglevel(tmp_path: Path) -> None:
+    from bootmenu.system.sysinfo import console_loglevel
+
+    printk = tmp_path / "printk"
+    printk.write_text("7\t4\t1\t7\n")  # the kernel's default: KERN_INFO and up are printed
+    assert console_loglevel(1, path=printk) == 7
+    assert printk.read_text().split()[0] == "1"
+    assert console_loglevel(path=printk) == 1
+    assert console_loglevel(1, path=tmp_path / "none") is None
+
+
+def test_the_menu_quiets_the_consoles_until_the_hand_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bootmenu.core import Core
+    from bootmenu.system import sysinfo
+
+    printk = tmp_path / "printk"
+    printk.write_text("7\t4\t1\t7\n")
+    monkeypatch.setattr(sysinfo, "PRINTK", printk)
+    core = Core(roots=[str(tmp_path)], config_file=None, cmdline="", dry_run=True,
+                efivars_dir=str(tmp_path / "none"))  # fmt: skip
+    core.quiet_consoles()
+    assert printk.read_text().split()[0] == "1"
+    core._before_jump()  # what Handoff.execute calls right before the jump
+    assert printk.read_text().split()[0] == "7"
