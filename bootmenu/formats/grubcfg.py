@@ -1074,6 +1074,7 @@ class _Interpreter:
         self.loops = 0  # loops being run
         self.steps = 0
         self.total_steps = 0
+        self.out_of_time = False  # the caller's deadline has passed
         self.entries: list[GrubEntry] = []
         self.bls_shown: set[str] = set()
 
@@ -1153,6 +1154,7 @@ class _Interpreter:
         return number
 
     def parse(self, text: str, file: str) -> _Block:
+        self._check_deadline()  # parsing a sourced file costs as much as thousands of commands
         parser = _Parser(text, file, self.main)
         try:
             block = parser.parse()
@@ -1390,7 +1392,14 @@ class _Interpreter:
         self.total_steps += 1
         if self.steps > MAX_STEPS or self.total_steps > MAX_TOTAL_STEPS:
             raise _OutOfSteps
-        if self.expired is not None and self.total_steps % DEADLINE_EVERY == 0 and self.expired():
+        if self.out_of_time or self.total_steps % DEADLINE_EVERY == 0:
+            self._check_deadline()
+
+    def _check_deadline(self) -> None:
+        """Stop once the caller's time is up, and at once from then on: every menu entry's
+        body is run after the top level, and each would have run on to the next look."""
+        if self.expired is not None and (self.out_of_time or self.expired()):
+            self.out_of_time = True
             raise _OutOfSteps("when the time for scanning this filesystem ran out")
 
     # -- words

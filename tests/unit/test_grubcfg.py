@@ -840,6 +840,20 @@ def test_sourcing_a_large_file_for_ever_stops_after_a_bounded_read() -> None:
     assert files.reads <= 5 and seconds < 60, (files.reads, seconds)
 
 
+def test_once_the_deadline_has_passed_nothing_runs_on() -> None:
+    """Found by the fuzzer (tests/fuzz): the deadline was looked at every 256 commands only,
+    so each menu entry's body still ran up to 255 commands after it, and ``source`` is one
+    command however long its file takes to parse (16 MiB of them took half a minute)."""
+    files = OneBigFile(800)
+    text = "".join(
+        f"menuentry e{n} {{ source /a.cfg; source /b.cfg; linux /k }}\n" for n in range(50)
+    )
+    config = interpret(text, files, root="disk", expired=lambda: files.reads > 0)
+    assert files.reads == 1
+    late = "stopped when the time for scanning this filesystem ran out"
+    assert all(late in e.problems for e in config.entries), [e.problems for e in config.entries]
+
+
 def test_unclosed_blocks_are_parsed_in_linear_time() -> None:
     """Found by the fuzzer (tests/fuzz): the error recovery parsed the statements inside a
     broken block again for each block around it, so 20 lines of ``if true`` took 8 s, twice as
