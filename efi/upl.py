@@ -279,8 +279,9 @@ def parse_upl(data: bytes) -> UniversalPayload:
                     )
                 )
         relocations = _relocations(elf, data)
-    except (ELFError, ConstructError, struct.error, ValueError, KeyError,
-            IndexError, AttributeError, UnicodeDecodeError, RecursionError) as e:  # fmt: skip
+    # OverflowError: an offset past what a file can have (pyelftools seeks to it as given).
+    except (ELFError, ConstructError, struct.error, ValueError, KeyError, IndexError,
+            AttributeError, OverflowError, UnicodeDecodeError, RecursionError) as e:  # fmt: skip
         raise FormatError(f"payload: damaged ELF file: {e}", what="payload") from None
     if info_data is None:
         raise FormatError(

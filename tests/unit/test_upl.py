@@ -117,6 +117,18 @@ def test_other_relocation_type_is_refused() -> None:
         upl.parse_upl(bytes(data))
 
 
+def test_section_offset_past_any_file_is_a_format_error() -> None:
+    """Found by the fuzzer (tests/fuzz): an offset no file can have made pyelftools' seek
+    raise OverflowError, which escaped parse_upl."""
+    data = bytearray(MINI)
+    (shoff,) = struct.unpack_from("<Q", data, 0x28)
+    # Section 0 marked SHF_COMPRESSED, its (compression header's) offset 2**63.
+    struct.pack_into("<Q", data, shoff + 8, 0x800)
+    struct.pack_into("<Q", data, shoff + 24, 1 << 63)
+    with pytest.raises(FormatError, match="damaged ELF file"):
+        upl.parse_upl(bytes(data))
+
+
 @pytest.mark.skipif(not REAL.exists(), reason="the payload is not built (scripts/build-payload)")
 def test_real_edk2_payload() -> None:
     data = REAL.read_bytes()
