@@ -1,6 +1,6 @@
 # The two commands of the README: `make test` (everything CI runs, the VM tier included) and
 # `make demo` (bootmenu in QEMU on this terminal).
-.PHONY: setup test lint unit demo bench bench-efi build
+.PHONY: setup test lint unit demo bench bench-efi build fuzz
 
 setup:
 	bash scripts/setup
@@ -38,3 +38,10 @@ bench: setup
 # Enter → the EFI application's first output: the UEFI payload against BootNext + reset.
 bench-efi: setup
 	.venv/bin/python -m bench.efi_handoff
+
+# Long coverage-guided fuzz campaigns (atheris), one target after the other; see
+# tests/fuzz/README.md.  FUZZ_TARGETS empty: all of them.  make test runs a short form.
+FUZZ_RUNS ?= 100000
+FUZZ_TARGETS ?=
+fuzz: setup
+	nice -n 10 .venv/bin/python -m tests.fuzz --runs $(FUZZ_RUNS) $(FUZZ_TARGETS)
