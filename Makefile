@@ -1,6 +1,6 @@
 # The two commands of the README: `make test` (everything CI runs, the VM tier included) and
 # `make demo` (bootmenu in QEMU on this terminal).
-.PHONY: setup test lint unit demo bench bench-efi bench-memory build
+.PHONY: setup test lint unit demo bench bench-efi bench-memory build fuzz
 
 setup:
 	bash scripts/setup
@@ -42,3 +42,10 @@ bench-efi: setup
 # Peak RSS of booting a 500 MiB initrd (read, validate, load into memfds; host only, no VM).
 bench-memory: setup
 	.venv/bin/python -m bench.image_memory
+
+# Long coverage-guided fuzz campaigns (atheris), one target after the other; see
+# tests/fuzz/README.md.  FUZZ_TARGETS empty: all of them.  make test runs a short form.
+FUZZ_RUNS ?= 100000
+FUZZ_TARGETS ?=
+fuzz: setup
+	nice -n 10 .venv/bin/python -m tests.fuzz --runs $(FUZZ_RUNS) $(FUZZ_TARGETS)

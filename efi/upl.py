@@ -193,10 +193,18 @@ def _header(data: bytes) -> None:
         )
     (phoff, shoff) = struct.unpack_from("<QQ", data, 32)
     (phentsize, phnum, shentsize, shnum) = struct.unpack_from("<HHHH", data, 54)
-    for what, off, count, size in (
-        ("program header table", phoff, phnum, phentsize),
-        ("section header table", shoff, shnum, shentsize),
+    for what, off, count, size, least in (
+        ("program header table", phoff, phnum, phentsize, 56),
+        ("section header table", shoff, shnum, shentsize, 64),
     ):
+        # Smaller entries overlap: 0-byte ones made pyelftools read one header thousands of
+        # times (a second for a 6 KiB file).
+        if count and size < least:
+            raise FormatError(
+                f"payload: {what} entries are {size} bytes, at least {least} expected",
+                what="payload",
+                offset=54,
+            )
         if off + count * size > len(data):
             raise FormatError(
                 f"payload: {what} truncated at {len(data):#x}", what="payload", offset=off
@@ -279,8 +287,9 @@ def parse_upl(data: bytes) -> UniversalPayload:
                     )
                 )
         relocations = _relocations(elf, data)
-    except (ELFError, ConstructError, struct.error, ValueError, KeyError,
-            IndexError, AttributeError, UnicodeDecodeError, RecursionError) as e:  # fmt: skip
+    # OverflowError: an offset past what a file can have (pyelftools seeks to it as given).
+    except (ELFError, ConstructError, struct.error, ValueError, KeyError, IndexError,
+            AttributeError, OverflowError, UnicodeDecodeError, RecursionError) as e:  # fmt: skip
         raise FormatError(f"payload: damaged ELF file: {e}", what="payload") from None
     if info_data is None:
         raise FormatError(

@@ -126,6 +126,11 @@ class GrubConfig:
 # Limits that keep a hostile or broken configuration from running for ever.
 
 MAX_PARSE_DEPTH = 32  # nested blocks in one file
+# Parsing work (statements parsed, words read, tokens skipped to recover from an error) for
+# each token of a file: recovery reads the statements after a broken one again, which for a
+# file of nothing but unclosed blocks is quadratic in its length.
+PARSE_WORK_PER_TOKEN = 2
+PARSE_WORK_MIN = 20_000
 MAX_EXEC_DEPTH = 60  # nested blocks + function calls + sourced files while running
 MAX_STEPS = 20_000  # commands run for the top level, or for one menu entry
 MAX_TOTAL_STEPS = 400_000  # commands run for the whole configuration
@@ -567,6 +572,10 @@ class _SyntaxError(Exception):
         self.menu = menu  # a menu entry whose header was read before the error
 
 
+class _TooBroken(_SyntaxError):
+    """The file's parsing work is used up: the rest of the file is not read."""
+
+
 def _where(file: str, line: int, main: str) -> str:
     return f"line {line}" if file == main else f"line {line} of {file}"
 
@@ -579,6 +588,10 @@ class _Parser:
         self.main = main
         self.depth = 0
         self.warnings: list[str] = []
+        # What each statement parsed to (or the error it raised) and where it ended, by
+        # (token, recover, depth): see _statement_once.
+        self.parsed: dict[tuple[int, bool, int], tuple[_Node | _SyntaxError, int]] = {}
+        self.work_left = PARSE_WORK_MIN + PARSE_WORK_PER_TOKEN * len(self.toks)
 
     def parse(self) -> _Block:
         return self._block(frozenset(), recover=True, opener=None)
@@ -638,13 +651,16 @@ class _Parser:
                     continue
                 start = self.p
                 try:
-                    items.append(self._statement(recover))
+                    items.append(self._statement_once(recover))
                 except _SyntaxError as e:
-                    if not recover:
+                    if not recover or (isinstance(e, _TooBroken) and ends):
                         raise
                     self._report(e)
                     if e.menu is not None:
                         items.append(e.menu)
+                    if isinstance(e, _TooBroken):
+                        self.p = len(self.toks) - 1  # the end of the file
+                        continue
                     self._resync(start)
         finally:
             self.depth -= 1
@@ -671,9 +687,30 @@ class _Parser:
                         continue
                 break
             i += 1
+        self.work_left -= i - start
         self.p = max(i, start + 1)
 
     # -- statements
+
+    def _statement_once(self, recover: bool) -> _Node:
+        """:meth:`_statement`, parsed once for each place: after a broken statement the
+        recovery parses the statements inside it again, and without this ``if true`` on 25
+        lines (each block left open) took minutes, twice as long for each line more."""
+        self.work_left -= self.depth  # a deeper statement costs more to parse again
+        if self.work_left < 0:
+            raise _TooBroken(
+                "the file is too broken to read on (error recovery gave up)", self._peek().line
+            )
+        key = (self.p, recover, self.depth)
+        if key not in self.parsed:
+            try:
+                self.parsed[key] = (self._statement(recover), self.p)
+            except _SyntaxError as e:
+                self.parsed[key] = (e, self.p)
+        result, self.p = self.parsed[key]
+        if isinstance(result, _SyntaxError):
+            raise result.with_traceback(None)
+        return result
 
     def _statement(self, recover: bool) -> _Node:
         tok = self._peek()
@@ -710,6 +747,7 @@ class _Parser:
             elif tok.kind in ("op", "error"):
                 self._fail(tok.text if tok.kind == "error" else f"unexpected '{tok.text}'")
             else:
+                self.work_left -= len(words)
                 return words
 
     def _command(self) -> _Cmd:
@@ -797,6 +835,8 @@ class _Parser:
         words = tuple(self._words())
         try:
             body = self._brace_body(recover=submenu)
+        except _TooBroken:
+            raise
         except _SyntaxError as e:
             # The entry is lost (GRUB drops it); keep its header to show it with the error.
             message = f"syntax error at {_where(self.file, e.line, self.main)}: {e.message}"
@@ -1037,6 +1077,7 @@ class _Interpreter:
         self.root = root
         self.platform = platform
         self.warnings: list[str] = []
+        self.warned: set[str] = set()
         self.functions: dict[str, _Func] = {}
         self.ctx = _Ctx({}, set())
         self.menu: list[_Item] | None = None
@@ -1049,13 +1090,15 @@ class _Interpreter:
         self.loops = 0  # loops being run
         self.steps = 0
         self.total_steps = 0
+        self.out_of_time = False  # the caller's deadline has passed
         self.entries: list[GrubEntry] = []
         self.bls_shown: set[str] = set()
 
     # -- messages
 
     def warn(self, text: str) -> None:
-        if text not in self.warnings:
+        if text not in self.warned:  # a set: a run may warn hundreds of thousands of times
+            self.warned.add(text)
             self.warnings.append(text)
 
     def where(self, file: str, line: int) -> str:
@@ -1127,6 +1170,7 @@ class _Interpreter:
         return number
 
     def parse(self, text: str, file: str) -> _Block:
+        self._check_deadline()  # parsing a sourced file costs as much as thousands of commands
         parser = _Parser(text, file, self.main)
         try:
             block = parser.parse()
@@ -1366,7 +1410,14 @@ class _Interpreter:
         self.total_steps += 1
         if self.steps > MAX_STEPS or self.total_steps > MAX_TOTAL_STEPS:
             raise _OutOfSteps
-        if self.expired is not None and self.total_steps % DEADLINE_EVERY == 0 and self.expired():
+        if self.out_of_time or self.total_steps % DEADLINE_EVERY == 0:
+            self._check_deadline()
+
+    def _check_deadline(self) -> None:
+        """Stop once the caller's time is up, and at once from then on: every menu entry's
+        body is run after the top level, and each would have run on to the next look."""
+        if self.expired is not None and (self.out_of_time or self.expired()):
+            self.out_of_time = True
             raise _OutOfSteps("when the time for scanning this filesystem ran out")
 
     # -- words

@@ -32,6 +32,9 @@ from bootmenu.model import Module
 
 # Deepest INCLUDE / MENU INCLUDE nesting followed (a file including itself is caught earlier).
 MAX_INCLUDE_DEPTH = 16
+# Files read by INCLUDE in all: files that include each other would be read once for each
+# order of them (a loop is only cut on one chain of includes).
+MAX_INCLUDES = 64
 
 # Kernel types (SyslinuxLabel.kernel_type).
 LINUX = "linux"
@@ -160,6 +163,7 @@ class _State:
     title: str | None = None
     implicit: bool = True  # IMPLICIT 0: only labels boot, never a bare kernel name
     warnings: list[str] = field(default_factory=list)
+    includes: int = 0  # files read by INCLUDE so far
 
 
 def parse(text: str, config_path: str, read: Callable[[str], str | None]) -> SyslinuxConfig:
@@ -358,6 +362,12 @@ def _include(state: _State, rest: str, where: str, chain: tuple[str, ...]) -> No
             f"{where}: INCLUDE {path} is nested more than {MAX_INCLUDE_DEPTH} deep; not read"
         )
         return
+    if state.includes >= MAX_INCLUDES:
+        state.warnings.append(
+            f"{where}: INCLUDE {path}: more than {MAX_INCLUDES} files are included in all; not read"
+        )
+        return
+    state.includes += 1
     try:
         text = state.read(path)
     except ERRORS as exc:

@@ -845,6 +845,54 @@ def test_sourcing_a_large_file_for_ever_stops_after_a_bounded_read() -> None:
     assert files.reads <= 5 and seconds < 60, (files.reads, seconds)
 
 
+def test_once_the_deadline_has_passed_nothing_runs_on() -> None:
+    """Found by the fuzzer (tests/fuzz): the deadline was looked at every 256 commands only,
+    so each menu entry's body still ran up to 255 commands after it, and ``source`` is one
+    command however long its file takes to parse (16 MiB of them took half a minute)."""
+    files = OneBigFile(800)
+    text = "".join(
+        f"menuentry e{n} {{ source /a.cfg; source /b.cfg; linux /k }}\n" for n in range(50)
+    )
+    config = interpret(text, files, root="disk", expired=lambda: files.reads > 0)
+    assert files.reads == 1
+    late = "stopped when the time for scanning this filesystem ran out"
+    assert all(late in e.problems for e in config.entries), [e.problems for e in config.entries]
+
+
+def test_unclosed_blocks_are_parsed_in_linear_time() -> None:
+    """Found by the fuzzer (tests/fuzz): the error recovery parsed the statements inside a
+    broken block again for each block around it, so 20 lines of ``if true`` took 8 s, twice as
+    long for each line more, and no deadline could stop it (the parser does not ask)."""
+    start = time.monotonic()
+    config = inline("if true\n" * 20)
+    seconds = time.monotonic() - start
+    assert config.warnings == tuple(
+        f"line {n}: syntax error: 'if' without a matching 'fi'" for n in range(20, 0, -1)
+    )
+    assert seconds < 1, seconds
+
+
+def test_error_recovery_gives_up_after_a_bounded_amount_of_work() -> None:
+    """Each broken line is read again by the recovery of the lines before it: quadratic in
+    the file's length, so the parser stops after a few times the work of a good file."""
+    start = time.monotonic()
+    config = inline("menuentry first { linux /k }\n" + "if true\n" * 20_000)
+    seconds = time.monotonic() - start
+    assert [e.title for e in config.entries] == ["first"]
+    assert any("too broken to read on" in w for w in config.warnings), config.warnings[-3:]
+    assert seconds < 5, seconds
+
+
+def test_many_different_warnings_take_linear_time() -> None:
+    """Each warning was looked for in the list of those before it (to warn once)."""
+    text = "".join(f"unknown{n}\n" for n in range(20_000))
+    start = time.monotonic()
+    config = inline(text)
+    seconds = time.monotonic() - start
+    assert len(config.warnings) == 20_000
+    assert seconds < 1.5, seconds
+
+
 def test_the_callers_deadline_stops_the_run() -> None:
     asked: list[int] = []
 

@@ -220,6 +220,25 @@ def test_include_depth_limit() -> None:
     )
 
 
+def test_includes_are_read_a_bounded_number_of_times() -> None:
+    """Found by the fuzzer (tests/fuzz): files that include each other are read once for each
+    order of them (loops are only cut on one chain of includes), so ten such files made
+    millions of reads; now at most 64 files are read in all."""
+    reads: list[str] = []
+    text = "".join(f"INCLUDE /{n}.cfg\n" for n in range(6)) + "LABEL a\n  LINUX /a\n"
+
+    def read(path: str) -> str | None:
+        reads.append(path)
+        return text
+
+    config = parse(text, "/syslinux.cfg", read)
+    assert len(reads) == 64
+    assert config.labels[0].kernel == "/a"
+    assert "/4.cfg line 4: INCLUDE /3.cfg: more than 64 files are included in all; not read" in (
+        config.warnings
+    )
+
+
 def test_include_read_error_is_a_warning() -> None:
     def read(path: str) -> str | None:
         raise PathError(f"{path}: file is too large", path=path)

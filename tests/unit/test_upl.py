@@ -117,6 +117,29 @@ def test_other_relocation_type_is_refused() -> None:
         upl.parse_upl(bytes(data))
 
 
+def test_section_offset_past_any_file_is_a_format_error() -> None:
+    """Found by the fuzzer (tests/fuzz): an offset no file can have made pyelftools' seek
+    raise OverflowError, which escaped parse_upl."""
+    data = bytearray(MINI)
+    (shoff,) = struct.unpack_from("<Q", data, 0x28)
+    # Section 0 marked SHF_COMPRESSED, its (compression header's) offset 2**63.
+    struct.pack_into("<Q", data, shoff + 8, 0x800)
+    struct.pack_into("<Q", data, shoff + 24, 1 << 63)
+    with pytest.raises(FormatError, match="damaged ELF file"):
+        upl.parse_upl(bytes(data))
+
+
+def test_overlapping_program_headers_are_a_format_error() -> None:
+    """Found by the fuzzer (tests/fuzz): 0-byte program header entries at offset 0, 16 896 of
+    them, made pyelftools parse one header again and again (a second under the fuzzer, for a
+    6 KiB file; pyelftools refuses 0-byte entries only elsewhere in the file)."""
+    data = bytearray(MINI)
+    struct.pack_into("<Q", data, 0x20, 0)  # e_phoff
+    struct.pack_into("<HH", data, 0x36, 0, 16896)  # e_phentsize, e_phnum
+    with pytest.raises(FormatError, match="program header table entries are 0 bytes"):
+        upl.parse_upl(bytes(data))
+
+
 @pytest.mark.skipif(not REAL.exists(), reason="the payload is not built (scripts/build-payload)")
 def test_real_edk2_payload() -> None:
     data = REAL.read_bytes()
