@@ -11,6 +11,7 @@ larger than :data:`MAX_MESSAGE` are refused.
 from __future__ import annotations
 
 import contextlib
+import enum
 import io
 import os
 import pickle
@@ -48,8 +49,20 @@ class _Unpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a message")
 
 
+class _Pickler(pickle.Pickler):
+    def reducer_override(self, obj: Any) -> Any:
+        # An enum member as its class called with its value: some Python 3.11 releases (Debian
+        # 12's 3.11.2, the initramfs') pickle members by name through builtins.getattr, which
+        # loads() rightly refuses.
+        if isinstance(obj, enum.Enum):
+            return type(obj), (obj.value,)
+        return NotImplemented
+
+
 def dumps(message: object) -> bytes:
-    return pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    out = io.BytesIO()
+    _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(message)
+    return out.getvalue()
 
 
 def loads(data: bytes) -> Any:

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from bootmenu import remote
+from bootmenu.config import defaults
 from bootmenu.core import Core, Progress, View
 from bootmenu.errors import HandoffError, UsageError
+from bootmenu.model import Kind
 from bootmenu.system import ipc
 from tests.images import bzimage, initrd
 
@@ -142,6 +144,22 @@ def test_a_message_cannot_carry_other_classes() -> None:
         ipc.loads(pickle.dumps(Evil()))
     view = View((), (), ("a warning",), touched=True)
     assert ipc.loads(ipc.dumps(view)) == view
+    # Enum members travel as their class and value, never through builtins.getattr (which
+    # Debian 12's Python 3.11.2 pickles them with, and loads() refuses).
+    config = remote._portable(defaults())
+    data = ipc.dumps((Kind.LINUX, config))
+    assert b"getattr" not in data
+    assert ipc.loads(data) == (Kind.LINUX, config)
+    with pytest.raises(ipc.ChannelClosed, match=r"builtins\.getattr is not allowed"):
+        ipc.loads(pickle.dumps(getattr))
+    # As Python 3.11.2 pickles an enum member (by name, through getattr): still by value here.
+    by_name = Kind.__reduce_ex__
+    try:
+        Kind.__reduce_ex__ = lambda self, proto: (getattr, (type(self), self.name))  # type: ignore[method-assign]
+        assert b"getattr" not in ipc.dumps(Kind.UKI)
+        assert ipc.loads(ipc.dumps(Kind.UKI)) is Kind.UKI
+    finally:
+        Kind.__reduce_ex__ = by_name  # type: ignore[method-assign]
 
 
 def test_other_consoles() -> None:
