@@ -266,7 +266,7 @@ def test_linux_efi_stub_through_the_payload_gets_its_command_line_cpus_acpi_and_
 
     On four CPUs, it must also bring up all four (loaders such as Haiku's start the application
     processors themselves, after the payload's MP services had them), and find the machine's
-    ACPI tables and SMBIOS at the addresses bootmenu handed the payload."""
+    ACPI tables and SMBIOS: the ones bootmenu's kernel found in OVMF's system table."""
     options = f"console=ttyS0 initrd=\\EFI\\target\\initrd.img {OPTIONS_WORD}"
     with tempfile.TemporaryDirectory(prefix="upl-linux-", dir=tmp_path) as scratch:
         work = Path(scratch)
