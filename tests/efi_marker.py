@@ -11,8 +11,20 @@ embedded ``grub.cfg``::
     halt
 
 Under OVMF the line appears on QEMU's first serial port, and ``halt`` asks the firmware to power
-off (``ResetSystem(EfiResetShutdown)``), which ends QEMU.  The result is cached by marker in
-the test cache (about 10 MB; no locales, fonts or themes).
+off (``ResetSystem(EfiResetShutdown)``), which ends QEMU.  The result is cached by its
+configuration in the test cache (about 10 MB; no locales, fonts or themes).
+
+``build_key_app(prompt, marker)`` is the same kind of application that reads a line from UEFI's
+console input (``ConIn``: GRUB's ``console`` terminal calls ``ReadKeyStroke(Ex)``; GRUB's own
+``serial`` input terminal, which would read the UART itself, is never enabled) and prints what
+it got::
+
+    echo <prompt>
+    read typed
+    echo "<marker>[$typed]"
+    halt
+
+A test waits for the prompt, types the keys on a keyboard QEMU emulates and reads the marker.
 """
 
 from __future__ import annotations
@@ -33,26 +45,51 @@ GRUB_MODULES: Final = "usr/lib/grub/x86_64-efi"
 DEFAULT_MARKER: Final = "BOOTMENU-EFI-MARKER-7f3c"
 
 
+SERIAL_OUTPUT: Final = "serial --unit=0 --speed=115200\nterminal_output serial console\n"
+
+
+def _plain_word(word: str) -> str:
+    if not word or any(c in word for c in " \n\"'\\$;[]"):
+        raise ValueError(f"{word!r}: a marker must be one plain word")
+    return word
+
+
 def grub_cfg(marker: str) -> str:
-    if not marker or any(c in marker for c in " \n\"'\\$;"):
-        raise ValueError(f"{marker!r}: a marker must be one plain word")
-    return f"serial --unit=0 --speed=115200\nterminal_output serial console\necho {marker}\nhalt\n"
+    return f"{SERIAL_OUTPUT}echo {_plain_word(marker)}\nhalt\n"
+
+
+def key_grub_cfg(prompt: str, marker: str) -> str:
+    """Print ``prompt``, read a line from ConIn only, print ``marker[line]``, power off."""
+    return (
+        f"{SERIAL_OUTPUT}terminal_input console\n"
+        f'echo {_plain_word(prompt)}\nread typed\necho "{_plain_word(marker)}[$typed]"\nhalt\n'
+    )
 
 
 def build_marker_app(marker: str = DEFAULT_MARKER) -> Path:
     """The path of an x86_64 EFI application that prints ``marker`` and powers off."""
+    return _build_grub_app(grub_cfg(marker))
+
+
+def build_key_app(prompt: str, marker: str) -> Path:
+    """The path of an x86_64 EFI application that prints ``prompt``, reads a line typed on
+    UEFI's console input and prints ``marker[<the line>]``, then powers off."""
+    return _build_grub_app(key_grub_cfg(prompt, marker))
+
+
+def _build_grub_app(config: str) -> Path:
     tool = shutil.which("grub-mkstandalone")
     if tool is None:
         pytest.skip("grub-mkstandalone (Debian package grub-common) is not installed")
     modules = debian_package(GRUB_PACKAGE) / GRUB_MODULES
-    key = hashlib.sha256(grub_cfg(marker).encode()).hexdigest()[:16]
+    key = hashlib.sha256(config.encode()).hexdigest()[:16]
     out = cache_dir().parent / "efi-marker" / f"marker-{key}.efi"
     if out.is_file():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         cfg = Path(scratch, "grub.cfg")
-        cfg.write_text(grub_cfg(marker))
+        cfg.write_text(config)
         built = Path(scratch, "marker.efi")
         cmd = [
             tool,

@@ -18,6 +18,11 @@ What proves it:
 
 Once through autoboot (the disk's ``loader.conf`` names the second entry) and once through the
 Textual menu, with the entry chosen by keystrokes.
+
+After the hand-off the application must also get what a firmware's own boot would give it:
+keys typed on a PS/2 and on a USB keyboard (:func:`tests.efi_marker.build_key_app` reads UEFI's
+``ConIn``), and, for Debian's kernel started through the payload on four CPUs, all four CPUs,
+the machine's ACPI tables and its SMBIOS.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from typing import Final
 
 import pytest
 
-from tests.efi_marker import build_marker_app
+from tests.efi_marker import build_key_app, build_marker_app
 from tests.vm import disks
 from tests.vm.conftest import Artifacts
 from tests.vm.qemu import Bus, Disk, Machine
@@ -45,6 +50,17 @@ FIRST_TITLE: Final = "First marker application"
 SECOND_TITLE: Final = "Second marker application"
 LINUX_TITLE: Final = "Debian's kernel as an EFI application"
 OPTIONS_WORD: Final = "bootmenu-load-options=passed"
+KEY_TITLE: Final = "Application reading a key"
+KEY_PROMPT: Final = "BOOTMENU-UPL-TYPE-NOW-5d1e"
+KEY_MARKER: Final = "BOOTMENU-UPL-TYPED-3a8f"
+# What QEMU gives the guest to type on, and nothing else that takes keys (QMP's send-key goes
+# to whichever keyboard is there; input-send-event's device argument names a display, not a
+# keyboard).  The serial console, also a ConIn of the payload, is never typed on.
+KEYBOARDS: Final = {
+    "ps2": (),  # q35's i8042 (its keyboard port)
+    "usb": ("-machine", "i8042=off",
+            "-device", "qemu-xhci,id=kbdhc", "-device", "usb-kbd,bus=kbdhc.0,id=kbd"),
+}  # fmt: skip
 ESP_PARTUUID: Final = "0b007a1d-0000-4000-8000-00000000e5b7"
 DISK_GUID: Final = "0b007a1d-0000-4000-8000-0000000d15c7"
 
@@ -94,9 +110,27 @@ def build_disk(
         )
 
 
+def build_key_disk(path: Path) -> Path:
+    """A GPT disk with one ESP whose default (and only) entry is the key-reading application."""
+    with tempfile.TemporaryDirectory(prefix="upl-key-", dir=path.parent) as scratch:
+        work = Path(scratch)
+        entry = work / "key.conf"
+        entry.write_text(f"title {KEY_TITLE}\nefi /EFI/keys/key.efi\n")
+        loader_conf = work / "loader.conf"
+        loader_conf.write_text("default key.conf\ntimeout 0\n")
+        files = {
+            "/EFI/keys/key.efi": build_key_app(KEY_PROMPT, KEY_MARKER),
+            "/loader/entries/key.conf": entry,
+            "/loader/loader.conf": loader_conf,
+        }
+        return disks.esp_disk(
+            path, files, partuuid=ESP_PARTUUID, disk_guid=DISK_GUID, volid="0B00E5B9"
+        )
+
+
 def machine(
     tmp_path: Path, artifacts: Artifacts, disk: Path, append: str, bus: Bus = "ahci",
-    extra_args: tuple[str, ...] = (),
+    extra_args: tuple[str, ...] = (), cpus: int = 2,
 ) -> Machine:  # fmt: skip
     return Machine(
         tmp_path / "serial.log",
@@ -107,6 +141,7 @@ def machine(
         disks=[Disk(disk, bus=bus, serial="esp0")],
         no_reboot=True,  # a firmware reset ends QEMU before any marker could appear
         memory_mib=2048,
+        cpus=cpus,
         extra_args=extra_args,
     )
 
@@ -186,7 +221,40 @@ def test_menu_keystrokes_start_the_second_application_through_the_payload(
     assert disks.sha256(disk) == before
 
 
-def test_linux_efi_stub_through_the_payload_gets_its_command_line(
+@pytest.mark.parametrize("keyboard", sorted(KEYBOARDS))
+def test_a_key_typed_on_the_keyboard_reaches_the_application_after_the_payload(
+    tmp_path: Path, artifacts: Artifacts, keyboard: str
+) -> None:
+    """A loader started through the payload must read the keyboard (issue 14: a laptop's PS/2
+    keyboard was dead in Haiku's and Windows' loaders).  The application prints its prompt, the
+    test types the keyboard's name and Enter on the emulated keyboard through QMP, and the
+    application prints the line it read from ConIn.  The machine has no other keyboard (checked
+    in QEMU's device tree), and the serial console gets no input, so the key came from that
+    keyboard through the payload's driver for it."""
+    disk = build_key_disk(tmp_path / "key.img")
+    vm = machine(tmp_path, artifacts, disk, "bootmenu.mode=autoboot",
+                 extra_args=KEYBOARDS[keyboard])  # fmt: skip
+    with vm:
+        devices = vm.monitor("info qtree")
+        assert ("i8042" in devices) == (keyboard == "ps2"), devices
+        assert ("usb-kbd" in devices) == (keyboard == "usb"), devices
+        vm.expect(INIT_STARTED, 120, fail=FAILED)
+        vm.expect(KEXEC_STARTED, 150, fail=FAILED)
+        vm.expect(re.escape(KEY_PROMPT), 120, fail=FAILED)
+        prompted = vm.elapsed()
+        for key in [*keyboard, "ret"]:  # one key at a time: send-key's list is a chord
+            vm.qmp("send-key", keys=[{"type": "qcode", "data": key}])
+        got = vm.expect(re.escape(KEY_MARKER) + r"\[([^\]\r\n]*)\]", 60, fail=FAILED)
+        print(f"prompt → line read: {vm.elapsed() - prompted:.1f} s")
+        status = vm.wait_exit(60)
+        output = vm.output
+    assert got.group(1) == keyboard
+    assert status == 0  # GRUB's halt: the payload's ResetSystem(EfiResetShutdown)
+    assert output.count(INIT_STARTED) == 1
+    assert output.count(FIRMWARE_STARTED_KERNEL) == 1
+
+
+def test_linux_efi_stub_through_the_payload_gets_its_command_line_cpus_acpi_and_smbios(
     tmp_path: Path, artifacts: Artifacts, targets: Targets
 ) -> None:
     """Debian's kernel is an EFI application too (its EFI stub): started through the payload
@@ -194,7 +262,11 @@ def test_linux_efi_stub_through_the_payload_gets_its_command_line(
     command line, with the ``initrd=`` its stub loads from the ESP), leave the payload's boot
     services and run to the target's marker.  This proves the load options pass through, and
     that an OS started by the payload survives ExitBootServices (with ``-cpu max`` the CPU has
-    5-level paging, which the trampoline must not hand on)."""
+    5-level paging, which the trampoline must not hand on).
+
+    On four CPUs, it must also bring up all four (loaders such as Haiku's start the application
+    processors themselves, after the payload's MP services had them), and find the machine's
+    ACPI tables and SMBIOS: the ones bootmenu's kernel found in OVMF's system table."""
     options = f"console=ttyS0 initrd=\\EFI\\target\\initrd.img {OPTIONS_WORD}"
     with tempfile.TemporaryDirectory(prefix="upl-linux-", dir=tmp_path) as scratch:
         work = Path(scratch)
@@ -213,11 +285,11 @@ def test_linux_efi_stub_through_the_payload_gets_its_command_line(
             volid="0B00E5B8",
         )  # fmt: skip
     before = disks.sha256(disk)
-    vm = machine(tmp_path, artifacts, disk, "bootmenu.mode=autoboot")
+    vm = machine(tmp_path, artifacts, disk, "bootmenu.mode=autoboot", cpus=4)
     with vm:
         vm.expect(INIT_STARTED, 120, fail=FAILED)
         vm.expect(KEXEC_STARTED, 150, fail=FAILED)
-        got = vm.expect(TARGET_LINE, 240, fail=FAILED)
+        got = vm.expect(TARGET_LINE, 300, fail=FAILED)
         status = vm.wait_exit(60)
         output = vm.output
     assert got.group(1).split() == options.split(), got.group(1)
@@ -226,3 +298,26 @@ def test_linux_efi_stub_through_the_payload_gets_its_command_line(
     assert output.count(FIRMWARE_STARTED_KERNEL) == 1  # the target's stub: "from command line"
     assert output.count(KERNEL_BANNER) == 2  # bootmenu's kernel, then the target
     assert disks.sha256(disk) == before
+    bootmenu_log, target_log = output.split(KERNEL_BANNER)[1:]
+    check_target_sees_the_machine(bootmenu_log, target_log)
+
+
+ACPI_TABLE_LINE: Final = re.compile(r"^\[[ \d.]+\] ACPI: (\w{4}) 0x[0-9A-F]{16} (.*)$", re.M)
+SMBIOS_LINES: Final = re.compile(r"^\[[ \d.]+\] ((?:SMBIOS [\d.]+ present\.|DMI: .*))$", re.M)
+
+
+def check_target_sees_the_machine(bootmenu_log: str, target_log: str) -> None:
+    """The kernel started through the payload (its log, ``target_log``) runs on all four CPUs
+    and finds the machine's ACPI tables and SMBIOS: the same tables (signature, length, OEM and
+    revision fields) and the same SMBIOS version and DMI identity as bootmenu's kernel found in
+    OVMF's.  (The payload copies both into its own memory, so the addresses differ.)"""
+    assert "smpboot: Total of 4 processors activated" in bootmenu_log  # the machine has four
+    assert "smpboot: Total of 4 processors activated" in target_log, "not all four CPUs came up"
+    firmware_tables = [m.groups() for m in ACPI_TABLE_LINE.finditer(bootmenu_log)]
+    target_tables = [m.groups() for m in ACPI_TABLE_LINE.finditer(target_log)]
+    assert {"RSDP", "FACP", "APIC"} <= {sig for sig, _ in firmware_tables}, firmware_tables
+    assert target_tables == firmware_tables
+    firmware_smbios = SMBIOS_LINES.findall(bootmenu_log)
+    assert len(firmware_smbios) == 2, firmware_smbios
+    assert SMBIOS_LINES.findall(target_log) == firmware_smbios
+    assert re.search(r"efi: .*\bSMBIOS=0x[0-9a-f]+", target_log), "no SMBIOS in the system table"
