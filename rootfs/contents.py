@@ -143,4 +143,7 @@ SITE_DROP: Final = (
 PYGMENTS_LEXERS_KEPT: Final = frozenset({"__init__", "_mapping", "special", "python"})
 
 INIT_SCRIPT: Final = "init"
+# A desktop's monitor (tty0) and a server's serial port (ttyS0, the last: /dev/console): the menu
+# runs on both at once (docs/menu.md, "Every console"); a server whose serial-over-LAN is another
+# port adds it with bootmenu.console=.
 UKI_CMDLINE: Final = "console=tty0 console=ttyS0"

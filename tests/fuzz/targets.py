@@ -16,6 +16,7 @@ under atheris' instrumentation.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -56,6 +57,10 @@ class BrokenPromise(Exception):
     """A target's result breaks a documented property (a codec that does not round-trip)."""
 
 
+# Where inputs slower than their bound are written (tests/fuzz/README.md).
+SLOW_DIR = Path(__file__).resolve().parents[2] / "build" / "fuzz"
+
+
 @dataclass(frozen=True)
 class Target:
     """A fuzz target: ``run`` feeds one input to ``entry``; ``raises`` may escape it."""
@@ -80,6 +85,12 @@ def check(target: Target, data: bytes, *, slow_seconds: float | None = None) -> 
         target.run(data[: target.max_len])
     took = time.perf_counter() - start
     if took > limit:
+        # Kept where the campaign's artifacts go (libFuzzer does not save an input whose
+        # Python exception ends the run), so that it can be replayed and pinned.
+        keep = SLOW_DIR / target.name
+        with contextlib.suppress(OSError):
+            keep.mkdir(parents=True, exist_ok=True)
+            (keep / f"slow-{hashlib.sha1(data).hexdigest()}").write_bytes(data)
         raise SlowInput(f"{target.name}: one input took {took:.2f} s (bound {limit:.2f} s)")
 
 

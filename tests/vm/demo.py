@@ -3,9 +3,11 @@
 Runs ``python -m rootfs build --out build`` (its progress shows), builds the demo disks into
 ``build/demo/`` (a GPT disk with an ESP and an ext4 /boot, a second disk with extlinux; see
 tests/vm/disks.py) and replaces itself with QEMU on this terminal: OVMF, serial console on
-stdio.  bootmenu shows its menu on the serial console; pick an entry with the arrow keys and
-Enter.  The targets print one line (``BOOTMENU-TARGET-OK cmdline=…``) and power off, which ends
-QEMU.  Ctrl-A X quits QEMU at any time; Ctrl-A C switches to QEMU's monitor and back.
+stdio, and, when there is a display ($DISPLAY or $WAYLAND_DISPLAY), a QEMU window with a VGA
+screen.  bootmenu shows its menu on both (the menu on every console, docs/menu.md): pick an entry
+with the arrow keys and Enter, on either.  The targets print one line
+(``BOOTMENU-TARGET-OK cmdline=…``) and power off, which ends QEMU.  Ctrl-A X quits QEMU at any
+time; Ctrl-A C switches to QEMU's monitor and back.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-build", action="store_true", help="reuse OUT's initramfs")
     parser.add_argument("--firmware", choices=("ovmf", "seabios"), default="ovmf")
     parser.add_argument(
+        "--no-window", action="store_true", help="the terminal only, even with a display"
+    )
+    parser.add_argument(
         "--append",
         default=None,
         help="kernel command line of bootmenu's kernel (default: the menu without a countdown, "
@@ -63,9 +68,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_rootfs(out, show_progress=True)
     manifest = json.loads((out / "manifest.json").read_text())
     menu = manifest.get("default_mode") == "menu"
+    window = not args.no_window and bool(
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
     append = args.append
     if append is None:
-        append = "console=ttyS0 bootmenu.timeout=menu-force" if menu else "console=ttyS0"
+        # The UKI's consoles: the screen (tty0) and the serial port, the last /dev/console.
+        consoles = "console=tty0 console=ttyS0" if window else "console=ttyS0"
+        append = f"{consoles} bootmenu.timeout=menu-force" if menu else consoles
     print(f"demo: building the demo disks in {out / 'demo'}")
     images = disks.build_demo_disks(out / "demo", artifacts=out)
     state = out / "demo" / "qemu"
@@ -79,13 +89,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         disks=[Disk(p, serial=f"demo{n}") for n, p in enumerate(images)],
         no_reboot=False,
         state_dir=state,
+        extra_args=("-vga", "std") if window else (),
     )
     print(BANNER.format(firmware=args.firmware.upper(), disk0=images[0].name,
                         disk1=images[1].name, append=append))  # fmt: skip
     if not menu and args.append is None:
         print(NO_MENU)
     sys.stdout.flush()
-    os.execvp(QEMU, [QEMU, *machine.args])
+    qemu_args = list(machine.args)
+    if window:  # a window as well as the terminal (-serial mon:stdio stays)
+        qemu_args.remove("-nographic")
+    os.execvp(QEMU, [QEMU, *qemu_args])
 
 
 if __name__ == "__main__":
