@@ -80,6 +80,23 @@ class BuildResult:
     outputs: dict[str, str] = field(default_factory=dict)  # file name → sha256
 
 
+def kernel_package() -> str:
+    """The linux-image package Debian's current kernel meta package names."""
+    meta = apt.show([contents.KERNEL_META_PACKAGE])
+    if contents.KERNEL_META_PACKAGE not in meta:
+        raise BuildError(
+            f"apt knows no {contents.KERNEL_META_PACKAGE}: is this Debian 12 (amd64) with "
+            "package lists? run: apt-get update"
+        )
+    kernel_pkg = next(
+        (g[0] for g in meta[contents.KERNEL_META_PACKAGE].depends
+         if g[0].startswith("linux-image-")), None
+    )  # fmt: skip
+    if kernel_pkg is None:
+        raise BuildError(f"{contents.KERNEL_META_PACKAGE} depends on no linux-image package")
+    return kernel_pkg
+
+
 class Pool:
     """Every file of the unpacked packages, by its path in the merged-/usr image."""
 
@@ -211,18 +228,7 @@ class Builder:
 
     def packages(self) -> tuple[dict[str, apt.Record], str]:
         self.step("resolving package versions with apt-cache")
-        meta = apt.show([contents.KERNEL_META_PACKAGE])
-        if contents.KERNEL_META_PACKAGE not in meta:
-            raise BuildError(
-                f"apt knows no {contents.KERNEL_META_PACKAGE}: is this Debian 12 (amd64) with "
-                "package lists? run: apt-get update"
-            )
-        kernel_pkg = next(
-            (g[0] for g in meta[contents.KERNEL_META_PACKAGE].depends
-             if g[0].startswith("linux-image-")), None
-        )  # fmt: skip
-        if kernel_pkg is None:
-            raise BuildError(f"{contents.KERNEL_META_PACKAGE} depends on no linux-image package")
+        kernel_pkg = kernel_package()
         roots = [*contents.PACKAGES, kernel_pkg, contents.UKI_STUB_PACKAGE]
 
         def follow(name: str) -> bool:

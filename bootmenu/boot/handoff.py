@@ -337,6 +337,8 @@ class Handoff:
         if verb is None:
             handler.undo(env)
             raise HandoffError(f'systemd cannot make the jump "{plan.entry.title}" needs')
+        # Said before asking: systemd's stop of the system may end this process at once.
+        log.info("systemctl %s: systemd stops the system and starts %s", verb, plan.entry.title)
         refused = _systemctl(verb)
         if refused is not None:
             handler.undo(env)
@@ -344,7 +346,6 @@ class Handoff:
                 f'systemd did not take the jump into "{plan.entry.title}": {refused}; the '
                 "loaded kernel was unloaded"
             )
-        log.info("systemctl %s: systemd stops the system and starts %s", verb, plan.entry.title)
         note = f"systemd stops the running system, then starts it (systemctl {verb})"
         return replace(plan, notes=(*plan.notes, note))
 
