@@ -7,6 +7,7 @@ are shown only with ``--debug``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from bootmenu import __version__, install
+from bootmenu import __version__
 from bootmenu import config as settings
 from bootmenu.boot.handoff import Plan
 from bootmenu.core import Attempt, Core, View, kernel_cmdline
@@ -34,6 +35,7 @@ from bootmenu.errors import (
     UsageError,
 )
 from bootmenu.model import BootEntry
+from bootmenu.phases import phase
 from bootmenu.system import efivars
 from bootmenu.system.fs import read_host_file
 from bootmenu.validate import inspect_image, report_json
@@ -349,6 +351,7 @@ def cmd_autoboot(args: argparse.Namespace) -> int:
         for warning in view.warnings:
             log.warning("%s", warning)
         decision = core.decide(view)
+        phase("decision")
         log.info("autoboot: %s", decision.reason)
         if decision.entry is None:
             raise HandoffError(f"nothing to boot: {decision.reason}")
@@ -396,11 +399,31 @@ def _serve_other_consoles(core: Core, on_change: Callable[[View], None], served:
     log.info("the menu runs on %s too", ", ".join(terminals))
 
 
+def _start_early(core: Core) -> None:
+    """``core.start`` ahead of the menu; an error is the menu's to show (its own call to
+    ``start`` raises it again)."""
+    with contextlib.suppress(Exception):
+        core.start(wait=False)
+
+
 def cmd_menu(args: argparse.Namespace) -> int:
     """The Textual menu; exits 3 when the user asks for the rescue shell inside the initramfs
     (see docs/menu.md)."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError("bootmenu menu: needs a terminal (standard input and output)")
+    core: Core | None = None
+    early_error: Exception | None = None
+    if args.attach is None:
+        # The leading menu's core starts discovering now, in a thread, while Textual is
+        # imported (the largest import of all); the menu then takes its view as it is.
+        try:
+            core = _core(args)
+        except ERRORS as e:  # the menu shows it, as when the core could not start
+            early_error = e
+        else:
+            thread = threading.Thread(target=_start_early, args=(core,), name="core-start")
+            thread.daemon = True
+            thread.start()
     from bootmenu import remote
     from bootmenu.tui.app import in_initramfs, run_menu  # Textual only for the menu
 
@@ -412,7 +435,9 @@ def cmd_menu(args: argparse.Namespace) -> int:
     served: list[remote.CoreServer | remote.Consoles] = []
 
     def factory(on_change: Callable[[View], None]) -> Core:
-        core = _core(args)
+        if early_error is not None:
+            raise early_error
+        assert core is not None
         core.on_change = on_change
         if in_initramfs():
             core.quiet_consoles()
@@ -495,6 +520,8 @@ def cmd_unlock(args: argparse.Namespace) -> int:
 
 
 def cmd_install(args: argparse.Namespace) -> int:
+    from bootmenu import install  # only for install/remove: the boot path never loads it
+
     placement = (
         install.Placement.FIRST
         if args.first
@@ -516,6 +543,8 @@ def cmd_install(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
+    from bootmenu import install
+
     with install.esp(args.esp, dry_run=args.dry_run) as esp:
         done = install.remove(esp, efivars_dir=args.efivars, dry_run=args.dry_run)
     print("\n".join(done))

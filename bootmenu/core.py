@@ -35,6 +35,7 @@ from bootmenu.discover.roots import volume_for_directory
 from bootmenu.discover.scanner import Scanner, ScanResult
 from bootmenu.errors import ERRORS, BootmenuError, FormatError, HandoffError, PathError, UsageError
 from bootmenu.model import BootEntry, DiskBootConfig, ImageInfo, Kind, Source, Volume
+from bootmenu.phases import phase
 from bootmenu.system import bootvars, efivars, run, syscalls, sysfs, sysinfo
 from bootmenu.system.fs import MAX_IMAGE_SIZE, VolumeReader
 from bootmenu.system.sysinfo import SystemInfo as SystemInfo
@@ -52,9 +53,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("bootmenu")
 
 PROC_CMDLINE = Path("/proc/cmdline")
-PROC_UPTIME = Path("/proc/uptime")
-_phases_logged: set[str] = set()
-PHASES_ENV = "BOOTMENU_PHASES"  # "1": phase lines on the console (bench/)
 
 
 def kernel_cmdline() -> str:
@@ -63,21 +61,6 @@ def kernel_cmdline() -> str:
         return PROC_CMDLINE.read_text()
     except OSError:
         return ""
-
-
-def phase(name: str) -> None:
-    """Log a start-up phase once, with the seconds since the kernel started, for bench/: on the
-    console only when ``BOOTMENU_PHASES=1`` is in the environment (bench puts it on the kernel
-    command line, which hands it to /init's environment); otherwise at debug level."""
-    if name in _phases_logged:
-        return
-    _phases_logged.add(name)
-    try:
-        uptime = PROC_UPTIME.read_text().split()[0]
-    except (OSError, IndexError):
-        uptime = "?"
-    level = logging.INFO if os.environ.get(PHASES_ENV) == "1" else logging.DEBUG
-    log.log(level, "phase %s t=%s", name, uptime)
 
 
 @dataclass(frozen=True)
@@ -128,8 +111,8 @@ class Progress:
     """How far a boot has got, for the menu's progress screen.
 
     ``step`` is ``"read"`` (the files are read and checked: ``done`` of ``total`` bytes),
-    ``"plan"`` (checked; ``plan`` is set), ``"hooks"``, ``"load"`` (read again and loaded:
-    ``done`` of ``total`` bytes) or ``"jump"``.  ``message`` says it in words.
+    ``"plan"`` (checked; ``plan`` is set), ``"hooks"``, ``"load"`` (the checked bytes loaded;
+    ``done`` of ``total`` bytes when an older plan's files are read again) or ``"jump"``.  ``message`` says it in words.
     """
 
     step: str
@@ -267,6 +250,9 @@ class Core:
         self._result = ScanResult(())
         self._snapshot: Snapshot | None = None
         self._discovery: Discovery | None = None
+        self._start_lock = threading.Lock()
+        self._start_done = False
+        self._start_error: BaseException | None = None
         self._mounter: Mounter | None = None
         self._started_at = time.monotonic()
         self._jumped = False
@@ -366,7 +352,25 @@ class Core:
         counted from the start, is over: the view's ``gave_up`` says so); the view returned is
         that snapshot's, which is what ``decide``/``find`` must be given.  Without it (the
         menu) it returns at once; new views arrive through ``on_change``.
+
+        A second call (the menu starts the core its command line started early, while Textual
+        was being imported) waits for the first and returns the latest view, or raises the
+        first call's error again.
         """
+        with self._start_lock:
+            if self._start_error is not None:
+                raise self._start_error
+            if self._start_done:
+                return self.view()
+            try:
+                view = self._start(wait=wait)
+            except BaseException as e:
+                self._start_error = e
+                raise
+            self._start_done = True
+            return view
+
+    def _start(self, *, wait: bool) -> View:
         phase("start")
         self._started_at = time.monotonic()
         if self.roots:
@@ -405,6 +409,7 @@ class Core:
             include=self.device_filter,
             settle_timeout=float(self.config.settle_timeout),
             removable_filesystems=self.config.removable_filesystems,
+            udev_ready=os.environ.get(monitor.UDEV_READY_ENV) or None,
         )
         self._mounter, self._discovery = mounter, discovery
         discovery.start()
@@ -532,6 +537,8 @@ class Core:
     def _make_view(self, state: _State) -> View:
         snap, result, volumes, routes = state.snapshot, state.result, state.volumes, state.routes
         settled, waiting, gave_up = self._settled(snap)
+        if settled:
+            phase("settled")  # the first view found settled (bench/)
         return View(
             result.entries,
             result.disk_configs,

@@ -24,10 +24,6 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Final
 
-from elftools.common.exceptions import ELFError
-from elftools.construct.core import ConstructError
-from elftools.elf.elffile import ELFFile
-
 from efi.errors import FormatError
 
 ELF_MAGIC: Final = b"\x7fELF"
@@ -253,6 +249,12 @@ def _relocations(elf: Any, data: bytes) -> tuple[Relocation, ...]:
 
 def parse_upl(data: bytes) -> UniversalPayload:
     """Parse a Universal Payload ELF; FormatError with a sentence when it is not one."""
+    # pyelftools only when a payload is parsed (a boot menu that never starts an EFI program
+    # never needs it).
+    from elftools.common.exceptions import ELFError
+    from elftools.construct.core import ConstructError
+    from elftools.elf.elffile import ELFFile
+
     _header(data)
     try:
         elf = ELFFile(io.BytesIO(data))

@@ -119,6 +119,11 @@ SETTLE_QUIET: Final = 0.5
 USB_STORAGE_DELAY: Final = "/sys/module/usb_storage/parameters/delay_use"
 # How often udev's queue file is looked at while discovery waits for it.
 QUEUE_POLL: Final = 0.1
+# Inside bootmenu's initramfs /init starts udevd and triggers the coldplug events while Python
+# starts, and creates this file (named by BOOTMENU_UDEV_READY) when both are done: discovery
+# looks at no device before, as if bootmenu had been started after them.
+UDEV_READY_ENV: Final = "BOOTMENU_UDEV_READY"
+UDEV_READY_TIMEOUT: Final = 60.0
 
 
 def usb_storage_delay(text: str) -> float:
@@ -222,8 +227,14 @@ class Discovery:
         usb_storage_delay: str = USB_STORAGE_DELAY,
         clock: Callable[[], float] = time.monotonic,
         removable_filesystems: Collection[str] | None = None,
+        udev_ready: str | None = None,
+        udev_ready_timeout: float = UDEV_READY_TIMEOUT,
     ):
         self.mounter = mounter
+        # A file whose existence says udevd runs and the coldplug events are triggered (None:
+        # they are already).
+        self.udev_ready = udev_ready
+        self.udev_ready_timeout = udev_ready_timeout
         # Filesystem types mounted from removable media (None: any; see devices.classify).
         self.removable_filesystems = removable_filesystems
         self.udev_timeout = udev_timeout
@@ -273,6 +284,8 @@ class Discovery:
         if self._started:
             raise RuntimeError("Discovery.start() was called twice")
         self._started = True
+        if self.udev_ready:
+            self._wait_udev_ready(self.udev_ready)
         if self._context is None:
             self._context = pyudev.Context()
         self._check_udev()
@@ -369,6 +382,19 @@ class Discovery:
                 self._unmount(mountpoint)
 
     # -- udev ------------------------------------------------------------------------------
+
+    def _wait_udev_ready(self, path: str) -> None:
+        """Wait for ``path`` to exist (/init has started udevd and triggered the coldplug
+        events), up to ``udev_ready_timeout``; warn and go on without it after that."""
+        give_up_at = self._clock() + self.udev_ready_timeout
+        while not os.path.exists(path):
+            if self._clock() >= give_up_at:
+                self._warnings.append(
+                    f"udev was not started within {self.udev_ready_timeout:g} s ({path} is "
+                    f"missing): discovery goes on without waiting for it"
+                )
+                return
+            time.sleep(0.02)
 
     def _check_udev(self) -> None:
         run_path = getattr(self._context, "run_path", "/run/udev")

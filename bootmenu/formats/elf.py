@@ -14,10 +14,6 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from elftools.common.exceptions import ELFError
-from elftools.construct.core import ConstructError
-from elftools.elf.elffile import ELFFile
-
 from bootmenu.errors import FormatError
 from bootmenu.model import ImageInfo
 
@@ -69,10 +65,10 @@ _TYPE_DESCRIPTIONS = {
     "ET_CORE": "a core dump",
 }
 
-# What pyelftools (and the bundled construct library) raise on malformed input.
+# What pyelftools (and the bundled construct library) raise on malformed input, besides its
+# own ELFError and ConstructError (pyelftools is imported when an ELF file is parsed: it is
+# the largest import of the discovery path and most disks hold no ELF image).
 _PARSER_ERRORS = (
-    ELFError,
-    ConstructError,
     struct.error,
     ValueError,
     KeyError,
@@ -212,6 +208,10 @@ def parse_elf(data: bytes) -> ElfImage:
     """
     if not is_elf(data):
         raise FormatError("not an ELF file (no \\x7fELF magic)", what="ELF", offset=0)
+    from elftools.common.exceptions import ELFError
+    from elftools.construct.core import ConstructError
+    from elftools.elf.elffile import ELFFile
+
     try:
         elf = ELFFile(io.BytesIO(data))
         elf_class = int(elf.elfclass)
@@ -219,7 +219,7 @@ def parse_elf(data: bytes) -> ElfImage:
         machine = _name(elf["e_machine"], "EM_")
         entry = int(elf["e_entry"])
         segments = _read_segments(elf, data)
-    except _PARSER_ERRORS as error:
+    except (ELFError, ConstructError, *_PARSER_ERRORS) as error:
         raise FormatError(f"unreadable ELF header: {error}", what="ELF") from error
     big_endian = data[EI_DATA] == ELFDATA2MSB
     (machine_number,) = struct.unpack_from(">H" if big_endian else "<H", data, E_MACHINE_OFFSET)

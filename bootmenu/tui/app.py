@@ -34,6 +34,7 @@ from bootmenu.core import Plan, Power, View
 from bootmenu.errors import ERRORS, EXIT_ERROR, EXIT_OK, EXIT_SHELL
 from bootmenu.model import BootEntry
 from bootmenu.password import Attempts
+from bootmenu.phases import phase
 from bootmenu.tui.coreapi import CoreFactory, MenuCore, OnChange
 from bootmenu.tui.logbuffer import LogBuffer
 from bootmenu.tui.messages import Started, ViewChanged
@@ -227,6 +228,9 @@ class BootmenuApp(App[MenuResult], inherit_bindings=False):
         main = self._main()
         if main is not None:
             main.refresh_view()  # type: ignore[attr-defined]
+            if self.ready_view is not None:
+                # Once the screen shows a settled view's entries (bench/ times this).
+                self.call_after_refresh(phase, "menu-settled")
         self._maybe_autoboot()
 
     def _update_busy(self) -> None:

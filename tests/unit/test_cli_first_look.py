@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bootmenu import cli, core
+from bootmenu import cli, phases
 from bootmenu.cli import main
 from tests.unit.test_scanner_paths import scan, volumes
 
@@ -27,7 +27,7 @@ def boot(tmp_path: Path) -> Path:
 def test_list_prints_no_phase_lines(
     boot: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(core, "_phases_logged", set())
+    monkeypatch.setattr(phases, "_logged", set())
     monkeypatch.delenv("BOOTMENU_PHASES", raising=False)
     assert main(["list", "--root", str(boot), "--no-validate"]) == 0
     assert "phase" not in capsys.readouterr().err
@@ -36,7 +36,7 @@ def test_list_prints_no_phase_lines(
 def test_the_bench_switch_prints_them(
     boot: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(core, "_phases_logged", set())
+    monkeypatch.setattr(phases, "_logged", set())
     monkeypatch.setenv("BOOTMENU_PHASES", "1")
     assert main(["list", "--root", str(boot), "--no-validate"]) == 0
     err = capsys.readouterr().err
@@ -79,3 +79,27 @@ def test_list_says_what_it_waits_for_while_it_waits(capsys: pytest.CaptureFixtur
         "bootmenu: waiting for udev to process /dev/sdb",
         "bootmenu: waiting for scanning /dev/sdb1",
     ]
+
+
+def test_the_bench_switch_can_name_a_file(
+    boot: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """BOOTMENU_PHASES=/path: the phase lines go to that file (a second serial port in the
+    bench, so the menu's screen is not drawn over), not to the console."""
+    monkeypatch.setattr(phases, "_logged", set())
+    target = tmp_path / "ttyS1"
+    monkeypatch.setenv("BOOTMENU_PHASES", str(target))
+    assert main(["list", "--root", str(boot), "--no-validate"]) == 0
+    assert "phase" not in capsys.readouterr().err
+    lines = target.read_text().splitlines()
+    assert [line.split(" t=")[0] for line in lines] == [
+        "bootmenu: phase start",
+        "bootmenu: phase settled",
+        "bootmenu: phase first-entry",
+    ]
+    for line in lines:  # "… t=SECONDS hwm=KIB": the bench's clock and peak memory
+        seconds, hwm = line.split(" t=")[1].split(" hwm=")
+        assert float(seconds) > 0 and int(hwm) > 0

@@ -8,6 +8,8 @@ while discovery was about to call it settled.  Nothing here sleeps: the clock is
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -254,3 +256,33 @@ def test_wait_settled_returns_the_latest_snapshot_when_time_runs_out(rig: Rig) -
 )
 def test_usb_storage_delay_values(text: str, seconds: float) -> None:
     assert usb_storage_delay(text) == seconds
+
+
+def test_waits_for_udev_to_be_started_before_it_looks(tmp_path: Path) -> None:
+    """Inside the initramfs /init starts udevd while Python starts: discovery looks at no
+    device before /init's file says udevd runs and the coldplug events are triggered."""
+    ready = tmp_path / "udev-started"
+    discovery = Discovery(mounter=None, udev_ready=str(ready))  # type: ignore[arg-type]
+    threading.Timer(0.2, ready.touch).start()
+    started = time.monotonic()
+    discovery._wait_udev_ready(str(ready))
+    assert time.monotonic() - started >= 0.2
+    assert discovery._warnings == []
+
+
+def test_goes_on_with_a_warning_when_udev_is_never_started(tmp_path: Path) -> None:
+    clock = Clock()
+
+    def ticking() -> float:
+        clock.advance(1.0)
+        return clock.now
+
+    discovery = Discovery(
+        mounter=None,  # type: ignore[arg-type]
+        udev_ready=str(tmp_path / "never"),
+        udev_ready_timeout=5.0,
+        clock=ticking,
+    )
+    discovery._wait_udev_ready(str(tmp_path / "never"))
+    assert len(discovery._warnings) == 1
+    assert "udev was not started within 5 s" in discovery._warnings[0]
