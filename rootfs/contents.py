@@ -111,14 +111,26 @@ STDLIB_DROP: Final = frozenset(
         "xdrlib.py", "aifc.py", "sunau.py", "wave.py", "chunk.py", "sndhdr.py", "imghdr.py",
         "pipes.py", "crypt.py", "nturl2path.py", "_osx_support.py", "_aix_support.py",
         "_bootsubprocess.py", "pickletools.py", "tabnanny.py", "this.py", "antigravity.py",
+        # nothing bootmenu, Textual or their dependencies import (bench: a smaller initramfs)
+        "multiprocessing", "xml", "http",
     }
+)  # fmt: skip
+# The codecs of encodings/ that need the multibyte codec modules left out above.
+ENCODINGS_DROP: Final = frozenset(
+    {"big5", "big5hkscs", "cp932", "cp949", "cp950", "euc_jis_2004", "euc_jisx0213", "euc_jp",
+     "euc_kr", "gb18030", "gb2312", "gbk", "hz", "iso2022_jp", "iso2022_jp_1", "iso2022_jp_2",
+     "iso2022_jp_2004", "iso2022_jp_3", "iso2022_jp_ext", "iso2022_kr", "johab", "shift_jis",
+     "shift_jis_2004", "shift_jisx0213"}
 )  # fmt: skip
 # C extension modules left out (the part of the name before the first dot).
 DYNLOAD_DROP: Final = frozenset(
     {"_tkinter", "_sqlite3", "_dbm", "_gdbm", "_curses", "_curses_panel", "readline", "nis",
      "_crypt", "_testcapi", "_testbuffer", "_testinternalcapi", "_testimportmultiple",
      "_testmultiphase", "_testclinic", "_ctypes_test", "xxlimited", "xxlimited_35", "_xxtestfuzz",
-     "_xxsubinterpreters", "audioop", "ossaudiodev", "_decimal", "_lsprof", "spwd", "_ssl"}
+     "_xxsubinterpreters", "audioop", "ossaudiodev", "_decimal", "_lsprof", "spwd", "_ssl",
+     # the East Asian multibyte codecs: no name or file bootmenu decodes uses them
+     "_multibytecodec", "_codecs_cn", "_codecs_hk", "_codecs_iso2022", "_codecs_jp",
+     "_codecs_kr", "_codecs_tw", "_multiprocessing", "_posixshmem"}
 )  # fmt: skip
 
 # Python packages of bootmenu, from the checkout, and its dependencies from PyPI (wheels).
@@ -137,6 +149,7 @@ SITE_DROP: Final = (
     "*.dist-info/direct_url.json",
     "*.dist-info/licenses/*",
     "*.dist-info/LICENSE*",
+    "*.dist-info/sboms/*",
     "bin/*",
 )
 # Pygments lexers kept (rich and textual highlight Python and plain text only by default).

@@ -34,6 +34,8 @@ def stdlib_keep(rel: str) -> bool:
         return False
     if "__pycache__" in parts or any(p in ("test", "tests", "idle_test") for p in parts[:-1]):
         return False
+    if parts[0] == "encodings" and len(parts) == 2:
+        return parts[1].split(".", 1)[0] not in contents.ENCODINGS_DROP
     if parts[0] == "lib-dynload":
         return parts[-1].split(".", 1)[0] not in contents.DYNLOAD_DROP
     return not rel.endswith((".exe", ".pyi", ".txt", ".bat", ".ps1", ".csh", ".fish"))

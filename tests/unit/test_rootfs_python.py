@@ -34,6 +34,14 @@ from rootfs import python
         ("lib-dynload/_ssl.cpython-311-x86_64-linux-gnu.so", False),
         ("__pycache__/os.cpython-311.pyc", False),
         ("sitecustomize.py", False),
+        ("multiprocessing/pool.py", False),
+        ("xml/dom/minidom.py", False),
+        ("http/client.py", False),
+        ("encodings/shift_jis.py", False),
+        ("encodings/cp437.py", True),
+        ("lib-dynload/_codecs_jp.cpython-311-x86_64-linux-gnu.so", False),
+        ("email/parser.py", True),  # importlib.metadata
+        ("urllib/parse.py", True),  # pathlib
     ],
 )
 def test_stdlib_keep(rel: str, kept: bool) -> None:
