@@ -11,6 +11,7 @@ import errno
 import hashlib
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -292,9 +293,40 @@ def _payload(
     return read(entry, reader, env, validate=validate)
 
 
+# The bytes of the latest plan as they were read and checked.  Its load takes them instead of
+# reading the files again: a boot reads each file once, and what is loaded is exactly what was
+# checked whatever the disk holds by then.  One plan only (the one a boot follows); a load of
+# an older plan reads the files again and compares them with the plan's checksums.
+_checked_lock = threading.Lock()
+_checked: list[tuple[str, tuple[Segment, ...], _Payload]] = []
+
+
+def _file_segments(segments: Sequence[Segment]) -> tuple[Segment, ...]:
+    return tuple(s for s in segments if s.sha256 is not None)
+
+
+def _remember(plan: Plan, payload: _Payload) -> None:
+    with _checked_lock:
+        _checked[:] = [(plan.entry.id, _file_segments(plan.segments), payload)]
+
+
+def _take_checked(plan: Plan) -> _Payload | None:
+    """The checked bytes of ``plan`` when they are still held (given up by this call)."""
+    with _checked_lock:
+        for entry_id, segments, payload in _checked:
+            if entry_id == plan.entry.id and segments == _file_segments(plan.segments):
+                _checked.clear()
+                return payload
+    return None
+
+
 def _reload(plan: Plan, reader_for: ReaderFor, env: Environment) -> _Payload:
-    """Read the plan's files again; HandoffError if any is gone or its bytes changed since
-    they were checked (only the checked bytes may be loaded)."""
+    """The plan's bytes: those read and checked when it was made, or else the files read
+    again; HandoffError if any is gone or its bytes changed since they were checked (only the
+    checked bytes may be loaded)."""
+    held = _take_checked(plan)
+    if held is not None:
+        return held
     payload = _payload(plan.entry, reader_for, env, validate=False)
     if payload.problems:
         raise HandoffError(f'cannot start "{plan.entry.title}": ' + "; ".join(payload.problems))
@@ -401,7 +433,7 @@ def _build_plan(
 ) -> Plan:
     segments = [p.segment() for p in payload.pieces]
     segments.append(cmdline_segment(payload.cmdline, payload.cmdline_source))
-    return Plan(
+    plan = Plan(
         entry=entry,
         method=method,
         kernel=payload.kernel.source if payload.kernel else entry.kernel,
@@ -413,6 +445,9 @@ def _build_plan(
         problems=unique([*entry.problems, *payload.problems, *problems]),
         notes=unique([*payload.notes, *notes]),
     )
+    if not plan.problems:
+        _remember(plan, payload)
+    return plan
 
 
 def _plan_kexec(entry: BootEntry, reader_for: ReaderFor, env: Environment) -> Plan:

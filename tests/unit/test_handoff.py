@@ -533,10 +533,27 @@ def test_failed_reboot_unloads(
     assert system.calls == ["kexec_file_load", "before_jump", "sync", "reboot", "unload"]
 
 
-def test_file_changed_after_planning_is_not_loaded(
+def test_a_boot_loads_the_bytes_its_plan_checked(
     volume: Path, debian_like: tuple[bytes, bytes], system: FakeSystem
 ) -> None:
+    """Each file is read once for a boot: the load takes the bytes the plan read and checked,
+    whatever the disk holds by then (the swapped initrd is never read)."""
+    kernel, checked_initrd = debian_like
     plan = HANDOFF.plan(linux_entry(), readers(volume), ENV)
+    put(volume, "/initrd.img-6.1", initrd({"init": b"#!/bin/sh\necho swapped\n"}))
+    with pytest.raises(Jumped):
+        execute(plan, volume, system)
+    assert system.loaded is not None
+    assert system.loaded[:2] == (kernel, checked_initrd)
+
+
+def test_file_changed_after_an_older_plan_is_not_loaded(
+    volume: Path, debian_like: tuple[bytes, bytes], system: FakeSystem
+) -> None:
+    """A plan whose bytes are no longer held (another plan was made since) reads its files
+    again and loads them only when their checksums are the plan's."""
+    plan = HANDOFF.plan(linux_entry(), readers(volume), ENV)
+    HANDOFF.plan(linux_entry(id="other", title="Other"), readers(volume), ENV)
     put(volume, "/initrd.img-6.1", initrd({"init": b"#!/bin/sh\necho swapped\n"}))
     with pytest.raises(HandoffError) as caught:
         execute(plan, volume, system)
@@ -571,6 +588,7 @@ def test_dry_run_still_checks_the_files(
 ) -> None:
     env = replace(ENV, dry_run=True)
     plan = HANDOFF.plan(linux_entry(), readers(volume), env)
+    HANDOFF.plan(linux_entry(id="other", title="Other"), readers(volume), env)
     (volume / "vmlinuz-6.1").unlink()
     with pytest.raises(HandoffError, match=r"/vmlinuz-6\.1: no such file on /dev/vda2"):
         execute(plan, volume, system, env)
