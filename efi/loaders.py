@@ -64,6 +64,11 @@ def identify(data: bytes, image: PeImage) -> str | None:
     sbat = {entry.component for entry in parse_sbat(image.sbat or "")}
     if _is_windows_boot_manager(image):
         return "windows-boot-manager"
+    if image.has_linux_header and not is_uki(image):
+        # Of the loaders named here only memtest86+ and iPXE also carry a Linux boot header:
+        # a kernel is not searched for the others' markers (eight scans of every kernel a
+        # disk lists were most of its validation time).
+        return _linux_like(data, sbat)
     if all(marker in data for marker in HAIKU_MARKERS):
         return "haiku"
     if is_uki(image):
@@ -86,6 +91,15 @@ def identify(data: bytes, image: PeImage) -> str | None:
     ):
         return "linux"
     return None
+
+
+def _linux_like(data: bytes, sbat: set[str]) -> str:
+    """memtest86+, iPXE or a Linux kernel: the loaders with a Linux boot header."""
+    if "memtest86+" in sbat or MEMTEST_BANNER.search(data):
+        return "memtest86+"
+    if "ipxe" in sbat or all(marker in data for marker in IPXE_MARKERS):
+        return "ipxe"
+    return "linux"
 
 
 def _is_windows_boot_manager(image: PeImage) -> bool:
