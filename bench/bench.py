@@ -1,30 +1,34 @@
-"""bench: how fast and how big bootmenu's initramfs is, under QEMU.  Prints numbers; not a test.
+"""bench: bootmenu against the same work done by hand, as ratios inside one run.  Not a test.
 
-``python -m bench.bench [--out build] [--no-build] [--firmware seabios|ovmf] [--markdown]``
+``python -m bench.bench [--out build] [--no-build] [--runs menu,auto,…] [--compare OLD NEW]``
 
-Builds the initramfs (``python -m rootfs build``) unless ``--no-build``, the demo disks and two
-discovery disks (1 and 64 partitions), and boots these machines, each once:
+Builds the initramfs (``python -m rootfs build``) unless ``--no-build``, the disks, and boots
+one QEMU machine per run (SeaBIOS, the built kernel and initramfs):
 
-A. bootmenu, ``bootmenu.mode=autoboot``, on the demo disks: init → first entry, init → the
-   autoboot decision (every disk scanned), chosen → ``kexec_core: Starting new kernel``, and
-   bootmenu's peak RSS (VmHWM) read by a pre-boot hook.
-B. the same initramfs with ``bootmenu.mode=shell``: a busybox script does the same discovery
-   (udev settled, every filesystem mounted read-only and looked into for boot configurations),
-   then a plain ``kexec -l … && kexec -e`` of the same kernel.  Everything up to the start of
-   bootmenu or the shell is the same /init, so the difference is bootmenu's own cost.
-C/D. bootmenu on one GPT disk with 1 and with 64 partitions (ext4 and FAT alternating, a BLS
-   entry on each): discovery time against the number of filesystems.
-E. (when the build's default mode is the menu) bootmenu's menu on the demo disks: init → the
-   menu lists entries, then Enter → ``kexec_core: Starting new kernel``.
+- ``menu``: the menu on the demo disks: /init → the menu shows a settled view's entries;
+- ``auto``: headless autoboot on the demo disks: /init → the decision, decision →
+  ``kexec_core: Starting new kernel``, bootmenu's peak RSS (VmHWM in its phase lines);
+- ``shell``: the same initramfs with ``bootmenu.mode=shell``: a busybox script does the same
+  discovery (udev settled, every filesystem mounted read-only and looked into), then
+  ``kexec -s -l`` and ``kexec -e`` of the default entry's files: the baselines;
+- ``parts-1|8|32|64``: one GPT disk with that many partitions (ext4 and FAT, a BLS entry each);
+  ``disks-16x4``: 16 such disks of 4 partitions; ``bls-1|10|100``: one filesystem with that many
+  BLS entries, each with its own kernel and initrd file; ``grub-40``: Ubuntu 22.04's generated
+  grub.cfg with 40 kernels (81 entries): discovery = bootmenu's Python running → the decision;
+- ``efi``: bench/efi_handoff.py's two runs (OVMF): Enter → leaving Linux through the UEFI
+  payload and through BootNext.
 
-The bench files (the pre-boot hook and the two shell scripts) are appended to bootmenu's
-initramfs as a second, uncompressed cpio archive — the kernel unpacks both — so the measured
-image is the built one, byte for byte, plus those three small files.
+It prints each goal of docs/performance.md with its baseline from the same run, the ratio and
+PASS/FAIL, the phases of every run, writes them all to ``bench/results/<date>-<time>.json``
+(``--compare OLD NEW`` prints two such files side by side) and draws discovery time against
+partitions and entries into ``docs/performance-discovery.svg``.  Exit status 3 when a goal fails.
 
-Times are guest seconds since the kernel started (``/proc/uptime`` in bootmenu's ``phase``
-lines and the scripts, printk timestamps for kernel lines).  bootmenu's decision line has no
-timestamp: its guest time is estimated from its arrival on the serial line, relative to the
-last timestamped line before it (TCG runs the guest clock at the host's pace).
+Times are guest seconds since the kernel started: ``/proc/uptime`` in the ``phase`` lines of
+/init and bootmenu (``BOOTMENU_PHASES`` on the kernel command line; the menu writes its own to a
+second serial port, a file on the host, so nothing draws over its screen), in the bench scripts,
+and printk timestamps.  The two bench scripts are appended
+to bootmenu's initramfs as a second, uncompressed cpio archive, so the measured image is the
+built one plus two small files.
 """
 
 from __future__ import annotations
@@ -41,22 +45,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Final
 
 from rootfs.cpio import Entry
 from tests.images import cpio_archive
 from tests.vm import disks
 from tests.vm.conftest import REPO, build_rootfs
-from tests.vm.qemu import Disk, Firmware, Machine, MachineError, missing_prerequisites
+from tests.vm.qemu import Disk, Firmware, Machine, MachineError, accel, missing_prerequisites
 from tests.vm.targets import TARGET_LINE, Targets, build_targets
-
-HOOK = b"""#!/bin/sh
-# bench: bootmenu's peak memory, read by a pre-boot hook (its parent is bootmenu).
-read -r t _ </proc/uptime
-hwm=$(sed -n 's/^VmHWM:[[:space:]]*//p' /proc/$PPID/status)
-rss=$(sed -n 's/^VmRSS:[[:space:]]*//p' /proc/$PPID/status)
-echo "bench-hook: t=$t VmHWM=$hwm VmRSS=$rss" >/dev/console
-exit 0
-"""
 
 DISCOVER = b"""#!/bin/sh
 # bench: bootmenu's discovery done by busybox sh: wait for udev, mount every filesystem
@@ -86,26 +82,21 @@ echo "bench-shell: done t=$(up) filesystems=$n configurations=$found"
 """
 
 KEXEC = b"""#!/bin/sh
-# bench: the plain way to start the default entry's kernel.  First, for comparison, the same
-# files loaded with kexec_file_load (kexec -s, what bootmenu uses) and unloaded again.
+# bench: the plain way to start the default entry's kernel with the system call bootmenu uses
+# (kexec_file_load: kexec -s), from mounting its filesystem to the jump.
 up() { read -r t _ </proc/uptime; echo "$t"; }
-mkdir -p /run/k /run/s
-echo "bench-shell: kexec-file-start t=$(up)"
-mount -t ext4 -o ro,noload "$1" /run/s
-kexec -s -l "/run/s/$2" --initrd="/run/s/$3" --command-line="$4" &&
-	echo "bench-shell: kexec-file-loaded t=$(up)"
-kexec -u
-umount /run/s
+mkdir -p /run/k
 echo "bench-shell: kexec-start t=$(up)"
 mount -t ext4 -o ro,noload "$1" /run/k
-kexec -l "/run/k/$2" --initrd="/run/k/$3" --command-line="$4" &&
+kexec -s -l "/run/k/$2" --initrd="/run/k/$3" --command-line="$4" &&
 	echo "bench-shell: kexec-loaded t=$(up)" && kexec -e
 """
 
-PHASE = re.compile(r"(bootmenu(?:-init)?|bench-shell|bench-hook): (?:phase )?([\w-]+):? t=([\d.]+)")
+PHASE = re.compile(
+    r"(bootmenu(?:-init)?|bench-shell): (?:phase )?([\w-]+):? t=([\d.]+)(?: hwm=(\d+))?"
+)
 # printk's timestamp; in menu mode it can follow the menu's escape sequences on the same line.
 PRINTK = re.compile(r"\[\s*(\d+\.\d{6})\] (.*)")
-HOOK_LINE = re.compile(r"bench-hook: t=([\d.]+) VmHWM=(\d+) kB VmRSS=(\d+) kB")
 
 
 @dataclass
@@ -117,11 +108,9 @@ class Run:
     kexec: float | None = None  # guest time of "kexec_core: Starting new kernel"
     decision: float | None = None  # estimated guest time of "bootmenu: autoboot: <reason>"
     decision_text: str = ""
-    hook: float | None = None  # guest time the pre-boot hook ran (the plan is made)
     menu_ready: float | None = None  # estimated guest time the menu first listed entries
     chosen: float | None = None  # estimated guest time Enter was sent to the menu
-    hwm_kib: int | None = None
-    rss_kib: int | None = None
+    hwm_kib: int | None = None  # bootmenu's peak RSS, from its last phase line
     wall: float = 0.0
     log: Path | None = None
     stamps: list[tuple[float, float]] = field(default_factory=list)  # (host, guest) seconds
@@ -152,12 +141,10 @@ def parse(name: str, lines: Sequence[tuple[float, str]]) -> Run:
         for m in PHASE.finditer(line):
             who, what, t = m.group(1), m.group(2), float(m.group(3))
             stamp = t
-            key = what if who in ("bootmenu", "bench-hook") else f"{who}:{what}"
+            key = what if who == "bootmenu" else f"{who}:{what}"
             run.phases.setdefault(key, t)
-        hook = HOOK_LINE.search(line)
-        if hook:
-            run.hook = stamp = float(hook.group(1))
-            run.hwm_kib, run.rss_kib = int(hook.group(2)), int(hook.group(3))
+            if m.group(4) is not None:
+                run.hwm_kib = max(run.hwm_kib or 0, int(m.group(4)))
         if "bootmenu: autoboot: " in line and run.decision is None and " failed: " not in line:
             if offset is not None:
                 run.decision = host - offset
@@ -169,16 +156,12 @@ def parse(name: str, lines: Sequence[tuple[float, str]]) -> Run:
 
 
 def bench_initramfs(artifacts: Path, out: Path) -> Path:
-    """bootmenu's initramfs with the hook and the scripts appended as a second archive."""
+    """bootmenu's initramfs with the bench scripts appended as a second archive."""
     extra = cpio_archive(
         [
             Entry.directory("bench"),
             Entry.file("bench/discover.sh", DISCOVER, 0o755),
             Entry.file("bench/kexec.sh", KEXEC, 0o755),
-            Entry.directory("etc"),
-            Entry.directory("etc/bootmenu"),
-            Entry.directory("etc/bootmenu/hooks.d"),
-            Entry.file("etc/bootmenu/hooks.d/00-bench", HOOK, 0o755),
         ]
     )
     data = (artifacts / "initramfs.cpio.zst").read_bytes()
@@ -194,15 +177,19 @@ class Bench:
         self.firmware = firmware
         self.initrd = bench_initramfs(artifacts, work)
 
-    def machine(self, name: str, images: Sequence[Path], append: str) -> Machine:
+    def machine(
+        self, name: str, images: Sequence[Path], append: str, *, phases: str = "1",
+        extra_args: Sequence[str] = (),
+    ) -> Machine:  # fmt: skip
         return Machine(
             self.work / f"{name}.log",
             firmware=self.firmware,
             kernel=self.artifacts / "vmlinuz",
             initrd=self.initrd,
-            # BOOTMENU_PHASES=1 reaches /init's environment, so bootmenu prints its phase lines.
-            append=f"console=ttyS0 BOOTMENU_PHASES=1 {append}",
+            # BOOTMENU_PHASES reaches /init's environment, so bootmenu prints its phase lines.
+            append=f"console=ttyS0 BOOTMENU_PHASES={phases} {append}",
             disks=[Disk(p) for p in images],
+            extra_args=extra_args,
         )
 
     def say(self, text: str) -> None:
@@ -218,14 +205,29 @@ class Bench:
         return run
 
     def menu(self, name: str, images: Sequence[Path]) -> Run:
+        """The menu on the console; its phase lines go to a second serial port (a file here),
+        so they neither draw over the menu nor depend on reading its screen."""
         self.say(f"run {name}: bootmenu's menu on {len(images)} disk(s), Enter boots the default")
-        with self.machine(name, images, "bootmenu.mode=menu bootmenu.timeout=menu-force") as m:
-            # The menu's title bar: "bootmenu 0.1.0  9 entries".
-            m.expect(
-                r"bootmenu [\d.]+ +[1-9]\d* entr", 300, fail=[r"bootmenu-init: bootmenu exited"]
-            )
-            ready = m.elapsed()
-            m.expect(r"menu waits for the user", 60)
+        phases = self.work / f"{name}-phases.log"
+        phases.unlink(missing_ok=True)
+        with self.machine(
+            name, images, "bootmenu.mode=menu bootmenu.timeout=menu-force",
+            phases="/dev/ttyS1", extra_args=("-serial", f"file:{phases}"),
+        ) as m:  # fmt: skip
+            deadline = time.monotonic() + 300
+            waits = False
+            while "phase menu-settled" not in _read(phases):
+                if time.monotonic() > deadline:
+                    raise MachineError(f"{name}: the menu never showed a settled view", m.log_path)
+                # Keep reading the console while waiting: QEMU stops the guest's serial port
+                # (and with it the guest) when nobody reads what it prints.
+                try:
+                    m.expect(r"menu waits for the user", 0.2)
+                    waits = True
+                except MachineError:
+                    pass
+            if not waits:
+                m.expect(r"menu waits for the user", 60)
             chosen = m.elapsed()
             m.send("\r")
             with contextlib.suppress(MachineError):
@@ -238,11 +240,16 @@ class Bench:
             m.wait_exit(60)
             run = parse(name, m.timed_lines())
             run.wall, run.log = m.elapsed(), m.log_path
-        run.menu_ready, run.chosen = run.guest_at(ready), run.guest_at(chosen)
+        for line in _read(phases).splitlines():
+            for found in PHASE.finditer(line):
+                run.phases.setdefault(found.group(2), float(found.group(3)))
+                if found.group(4) is not None:
+                    run.hwm_kib = max(run.hwm_kib or 0, int(found.group(4)))
+        run.chosen = run.guest_at(chosen)
         return run
 
     def shell(self, name: str, images: Sequence[Path]) -> Run:
-        self.say(f"run {name}: busybox sh discovery and plain kexec on {len(images)} disk(s)")
+        self.say(f"run {name}: busybox sh discovery and kexec -s on {len(images)} disk(s)")
         with self.machine(name, images, "bootmenu.timeout=0 bootmenu.mode=shell") as m:
             m.expect(r"bootmenu-rescue# ", 300)
             m.send("/bench/discover.sh\r")
@@ -258,119 +265,206 @@ class Bench:
         return run
 
 
-def _s(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f} s"
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 def _diff(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else b - a
 
 
-def report(
-    runs: dict[str, Run], manifest: dict[str, object], firmware: str, load: tuple[str, str]
-) -> str:
-    a, b, c, d = (runs.get(name, Run(name)) for name in "ABCD")
-    init = "bootmenu-init:init"
-    sh = "bench-shell:"
-    file_loaded = b.phases.get(sh + "kexec-file-loaded")
+# -- the goals -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: a measured value against its baseline from the same run of the
+    bench (or, with ``absolute``, against a fixed limit), and the goal for the ratio."""
+
+    key: str
+    what: str
+    baseline_what: str
+    value: float | None
+    baseline: float | None
+    goal: float
+    unit: str = "s"
+    absolute: bool = False  # the goal is a limit for the value itself (sizes)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.absolute or self.value is None or not self.baseline:
+            return None
+        return self.value / self.baseline
+
+    @property
+    def verdict(self) -> str:
+        if self.absolute:
+            return "n/a" if self.value is None else "PASS" if self.value <= self.goal else "FAIL"
+        ratio = self.ratio
+        return "n/a" if ratio is None else "PASS" if ratio <= self.goal else "FAIL"
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "key": self.key, "what": self.what, "baseline_what": self.baseline_what,
+            "value": self.value, "baseline": self.baseline, "unit": self.unit,
+            "ratio": self.ratio, "goal": self.goal, "absolute": self.absolute,
+            "verdict": self.verdict,
+        }  # fmt: skip
+
+
+INIT = "bootmenu-init:init"
+PARTITIONS: Final = (1, 8, 32, 64)
+ENTRIES: Final = (1, 10, 100)
+DISKS_X_PARTS: Final = (16, 4)
+GRUB_KERNELS: Final = 40
+
+
+def discovery(run: Run | None) -> float | None:
+    """bootmenu's discovery: its Python running (phase start) → the autoboot decision taken
+    on a settled view."""
+    return None if run is None else run.span("start", "decision")
+
+
+def rows(runs: dict[str, Run], efi: dict[str, float], sizes: dict[str, float]) -> list[Row]:
+    def get(name: str) -> Run:
+        return runs.get(name, Run(name))
+
+    menu, auto, shell = get("menu"), get("auto"), get("shell")
+    shell_done = _diff(shell.phases.get(INIT), shell.phases.get("bench-shell:done"))
+    one_part = discovery(runs.get("parts-1"))
+    one_entry = discovery(runs.get("bls-1"))
+    d, p = DISKS_X_PARTS
+    hwm = [r.hwm_kib for r in runs.values() if r.hwm_kib is not None]
+    return [
+        Row("menu", "/init → the menu shows every entry of the demo disks (settled)",
+            "/init → busybox sh has done the same discovery",
+            _diff(menu.phases.get(INIT), menu.phases.get("menu-settled")), shell_done, 1.5),
+        Row("headless", "/init → headless autoboot decision (demo disks)",
+            "/init → busybox sh has done the same discovery",
+            _diff(auto.phases.get(INIT), auto.phases.get("decision")), shell_done, 1.3),
+        Row("handoff", "decision → kexec_core: Starting new kernel (bootmenu, autoboot)",
+            "mount; kexec -s -l …; kexec -e (busybox sh, same files)",
+            _diff(auto.phases.get("decision"), auto.kexec),
+            _diff(shell.phases.get("bench-shell:kexec-start"), shell.kexec), 1.1),
+        Row("parts-64", "discovery of 64 partitions (one disk)", "of 1 partition",
+            discovery(runs.get("parts-64")), one_part, 3.0),
+        Row(f"disks-{d}x{p}", f"discovery of {d} disks × {p} partitions", "of 1 partition",
+            discovery(runs.get(f"disks-{d}x{p}")), one_part, 3.0),
+        Row("bls-100", "discovery of a disk with 100 BLS entries (100 kernels)", "with 1 entry",
+            discovery(runs.get("bls-100")), one_entry, 2.0),
+        Row(f"grub-{GRUB_KERNELS}", f"discovery of Ubuntu's grub.cfg with {GRUB_KERNELS} kernels",
+            "with 1 entry", discovery(runs.get(f"grub-{GRUB_KERNELS}")), one_entry, 2.0),
+        Row("efi", "Enter → leaving Linux, UEFI payload route (OVMF)", "the BootNext route",
+            efi.get("payload"), efi.get("bootnext"), 1.1),
+        Row("initramfs", "initramfs with the payload, zstd", "limit", sizes.get("initramfs"),
+            None, 12.0, unit="MiB", absolute=True),
+        Row("rss", "bootmenu's peak RSS (VmHWM, largest of the runs)", "limit",
+            max(hwm) / 1024 if hwm else None, None, 80.0, unit="MiB", absolute=True),
+    ]  # fmt: skip
+
+
+def table(result: Sequence[Row]) -> str:
     lines = [
-        f"Date: {time.strftime('%Y-%m-%d')}; host: {platform.node()}, {cpu_model()}, "
-        f"{_cores()} cores; QEMU TCG, -cpu max, 2 vCPUs, 1 GiB, {firmware.upper()}; "
-        f"guest kernel {manifest.get('kernel_version')}. Host load average (1 min) before / "
-        f"after the runs: {load[0]} / {load[1]} (other work on the host slows TCG down).",
-        "",
-        "### Start-up (run A: bootmenu; run B: busybox sh, same /init up to the hand-over)",
-        "",
-        "| guest seconds since kernel start | bootmenu (A) | busybox sh (B) |",
-        "|---|---|---|",
-        f"| /init starts | {_s(a.phases.get(init))} | {_s(b.phases.get(init))} |",
-        f"| udevd started, coldplug triggered | {_s(a.phases.get('bootmenu-init:udev-started'))}"
-        f" | {_s(b.phases.get('bootmenu-init:udev-started'))} |",
-        f"| /init's module list loaded (in the background) "
-        f"| {_s(a.phases.get('bootmenu-init:modules'))} "
-        f"| {_s(b.phases.get('bootmenu-init:modules'))} |",
-        f"| bootmenu's Python running (phase start) / shell script starts "
-        f"| {_s(a.phases.get('start'))} | {_s(b.phases.get('bench-shell:start'))} |",
-        f"| first entry found | {_s(a.phases.get('first-entry'))} "
-        f"| {_s(b.phases.get('bench-shell:first-entry'))} |",
-        f"| every disk scanned (A: autoboot decision, ≈) / script done | {_s(a.decision)} "
-        f"| {_s(b.phases.get('bench-shell:done'))} |",
-        f"| **init → first entry** "
-        f"| **{_s(_diff(a.phases.get(init), a.phases.get('first-entry')))}** "
-        f"| **{_s(_diff(b.phases.get(init), b.phases.get('bench-shell:first-entry')))}** |",
+        "| what | value | baseline (same run) | ratio | goal | |",
+        "|---|---|---|---|---|---|",
     ]
-    e = runs.get("E")
-    if e is not None:
-        lines += [
-            f"| menu shows entries (run E, menu mode, ≈) | {_s(e.menu_ready)} | |",
-            f"| **init → menu ready** (E) | **{_s(_diff(e.phases.get(init), e.menu_ready))}** | |",
-        ]
-    lines += [
-        "",
-        "### Hand-off: chosen → `kexec_core: Starting new kernel`",
-        "",
-        "| | seconds |",
-        "|---|---|",
-        f"| bootmenu (A): autoboot decision (≈) → kexec_core | {_s(_diff(a.decision, a.kexec))} |",
-        f"| of which: decision → pre-boot hook (files read, validated, plan made) "
-        f"| {_s(_diff(a.decision, a.hook))} |",
-        f"| of which: pre-boot hook → kexec_core (read again, loaded, unmounted) "
-        f"| {_s(_diff(a.hook, a.kexec))} |",
-        f"| plain `mount; kexec -l … && kexec -e` (B) "
-        f"| {_s(_diff(b.phases.get('bench-shell:kexec-start'), b.kexec))} |",
-        f"| for comparison: `mount; kexec -s -l …` (kexec_file_load) of the same files, load only "
-        f"(B) | {_s(_diff(b.phases.get(sh + 'kexec-file-start'), file_loaded))} |",
-    ]
-    if e is not None:
-        lines.append(
-            f"| bootmenu's menu (E): Enter → kexec_core | {_s(_diff(e.chosen, e.kexec))} |"
-        )
-    lines += [
-        "",
-        "### Discovery against the number of partitions (one GPT disk, bootmenu autoboot)",
-        "",
-        "| | 1 partition (C) | 64 partitions (D) |",
-        "|---|---|---|",
-        f"| init → first entry | {_s(_diff(c.phases.get(init), c.phases.get('first-entry')))} "
-        f"| {_s(_diff(d.phases.get(init), d.phases.get('first-entry')))} |",
-        f"| bootmenu start → every partition scanned (≈) "
-        f"| {_s(_diff(c.phases.get('start'), c.decision))} "
-        f"| {_s(_diff(d.phases.get('start'), d.decision))} |",
-        f"| bootmenu peak RSS (VmHWM) | {_kib(c.hwm_kib)} | {_kib(d.hwm_kib)} |",
-        "",
-        f"bootmenu's peak RSS on the demo disks (A): {_kib(a.hwm_kib)} "
-        f"(VmHWM read by a pre-boot hook: after discovery, validation and planning, before "
-        f"the kernel is loaded into memfds).",
-        "",
-        "### Initramfs size by part (manifest.json)",
-        "",
-        "| part | bytes (uncompressed) |",
-        "|---|---|",
-    ]
-    sizes = manifest.get("sizes")
-    if isinstance(sizes, dict):
-        parts = sizes.get("parts", {})
-        for part, size in sorted(parts.items(), key=lambda kv: -int(kv[1])):
-            lines.append(f"| {part} | {int(size) / 1e6:.2f} MB |")
-        for key, label in (("cpio", "initramfs, uncompressed"),
-                           ("initramfs_zst", "initramfs, zstd"),
-                           ("kernel", "kernel (vmlinuz)"), ("uki", "UKI")):  # fmt: skip
-            if key in sizes:
-                lines.append(f"| **{label}** | **{int(sizes[key]) / 1e6:.2f} MB** |")
-    lines += ["", "Serial logs: " + ", ".join(str(r.log) for r in runs.values())]
+    for row in result:
+        value = "n/a" if row.value is None else f"{row.value:.2f} {row.unit}"
+        if row.absolute:
+            base, ratio, goal = "—", "—", f"≤ {row.goal:g} {row.unit}"
+        else:
+            base = "n/a" if row.baseline is None else f"{row.baseline:.2f} {row.unit}"
+            base = f"{base} ({row.baseline_what})"
+            ratio = "n/a" if row.ratio is None else f"{row.ratio:.2f}×"
+            goal = f"≤ {row.goal:g}×"
+        lines.append(f"| {row.what} | {value} | {base} | {ratio} | {goal} | **{row.verdict}** |")
     return "\n".join(lines)
 
 
-def _kib(value: int | None) -> str:
-    return "n/a" if value is None else f"{value / 1024:.1f} MiB"
+def series(runs: dict[str, Run]) -> dict[str, list[tuple[int, float]]]:
+    """Discovery seconds against partitions and against entries, for the plot."""
+    out: dict[str, list[tuple[int, float]]] = {"partitions": [], "entries": []}
+    for n in PARTITIONS:
+        t = discovery(runs.get(f"parts-{n}"))
+        if t is not None:
+            out["partitions"].append((n, t))
+    for n in ENTRIES:
+        t = discovery(runs.get(f"bls-{n}"))
+        if t is not None:
+            out["entries"].append((n, t))
+    return out
+
+
+def svg_plot(data: dict[str, list[tuple[int, float]]], caption: str) -> str:
+    """Two small line charts side by side (seconds against count), as plain SVG."""
+    width, height, pad = 320, 220, 44
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{2 * width}" height="{height + 30}" '
+        f'font-family="sans-serif" font-size="11">',
+        f'<rect width="{2 * width}" height="{height + 30}" fill="white"/>',
+    ]
+    ymax = max((t for points in data.values() for _, t in points), default=1.0) * 1.15 or 1.0
+    for k, (label, points) in enumerate(data.items()):
+        x0 = k * width
+        xmax = max((n for n, _ in points), default=1)
+
+        def px(n: float, x0: int = x0, xmax: int = xmax) -> float:
+            return x0 + pad + (width - 1.5 * pad) * n / xmax
+
+        def py(t: float) -> float:
+            return height - pad + 10 - (height - 1.5 * pad) * t / ymax
+
+        parts.append(f'<line x1="{px(0):.1f}" y1="{py(0):.1f}" x2="{px(xmax):.1f}" '
+                     f'y2="{py(0):.1f}" stroke="black"/>')  # fmt: skip
+        parts.append(f'<line x1="{px(0):.1f}" y1="{py(0):.1f}" x2="{px(0):.1f}" '
+                     f'y2="{py(ymax):.1f}" stroke="black"/>')  # fmt: skip
+        for i in range(5):
+            t = ymax * i / 4
+            parts.append(f'<text x="{px(0) - 4:.1f}" y="{py(t) + 4:.1f}" '
+                         f'text-anchor="end">{t:.1f}</text>')  # fmt: skip
+        for n, t in points:
+            parts.append(f'<text x="{px(n):.1f}" y="{py(0) + 14:.1f}" '
+                         f'text-anchor="middle">{n}</text>')  # fmt: skip
+            parts.append(f'<circle cx="{px(n):.1f}" cy="{py(t):.1f}" r="3" fill="#1f5fa8"/>')
+            parts.append(f'<text x="{px(n) + 5:.1f}" y="{py(t) - 5:.1f}">{t:.2f} s</text>')
+        path = " ".join(f"{px(n):.1f},{py(t):.1f}" for n, t in points)
+        parts.append(f'<polyline points="{path}" fill="none" stroke="#1f5fa8" stroke-width="2"/>')
+        parts.append(f'<text x="{x0 + width / 2:.1f}" y="{height + 2:.1f}" '
+                     f'text-anchor="middle">{label}</text>')  # fmt: skip
+        parts.append(f'<text x="{x0 + 8}" y="14">discovery seconds vs {label}</text>')
+    parts.append(f'<text x="8" y="{height + 22}" fill="#555">{caption}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def details(runs: dict[str, Run]) -> str:
+    """The phases of each run, for finding where the time goes."""
+    lines = ["| run | /init | udev started | Python running | bootmenu start | first entry | "
+             "settled | decision / menu | kexec_core | peak RSS |",
+             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for name, r in runs.items():
+
+        def at(key: str, r: Run = r) -> str:
+            value = r.phases.get(key)
+            return "" if value is None else f"{value:.2f}"
+
+        decided = at("decision") or at("menu-settled") or at("bench-shell:done")
+        kexec = "" if r.kexec is None else f"{r.kexec:.2f}"
+        rss = "" if r.hwm_kib is None else f"{r.hwm_kib / 1024:.1f} MiB"
+        lines.append(
+            f"| {name} | {at(INIT)} | {at('bootmenu-init:udev-started')} | {at('python')} "
+            f"| {at('start') or at('bench-shell:start')} | "
+            f"{at('first-entry') or at('bench-shell:first-entry')} | {at('settled')} "
+            f"| {decided} | {kexec} | {rss} |"
+        )
+    return "\n".join(lines)
 
 
 def _load() -> str:
     return f"{os.getloadavg()[0]:.2f}"
-
-
-def _cores() -> int:
-    return os.cpu_count() or 0
 
 
 def cpu_model() -> str:
@@ -397,13 +491,52 @@ def prepare(out: Path, *, firmware: Firmware, no_build: bool, needs: str) -> boo
     return True
 
 
+def compare(old: Path, new: Path) -> str:
+    """Two result files side by side."""
+    a = {r["key"]: r for r in json.loads(old.read_text())["rows"]}
+    b = {r["key"]: r for r in json.loads(new.read_text())["rows"]}
+    lines = [f"| what | {old.name} | {new.name} |", "|---|---|---|"]
+
+    def cell(r: dict[str, Any] | None) -> str:
+        if r is None or r["value"] is None:
+            return "n/a"
+        ratio = "" if r["ratio"] is None else f", {r['ratio']:.2f}×"
+        return f"{r['value']:.2f} {r['unit']}{ratio} {r['verdict']}"
+
+    for key in [*a, *(k for k in b if k not in a)]:
+        what = (b.get(key) or a[key])["what"]
+        lines.append(f"| {what} | {cell(a.get(key))} | {cell(b.get(key))} |")
+    return "\n".join(lines)
+
+
+RUN_NAMES: Final = (
+    "menu", "auto", "shell",
+    *(f"parts-{n}" for n in PARTITIONS), f"disks-{DISKS_X_PARTS[0]}x{DISKS_X_PARTS[1]}",
+    *(f"bls-{n}" for n in ENTRIES), f"grub-{GRUB_KERNELS}", "efi",
+)  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bench", description=__doc__)
     parser.add_argument("--out", type=Path, default=REPO / "build")
     parser.add_argument("--no-build", action="store_true", help="use OUT's existing initramfs")
     parser.add_argument("--firmware", choices=("seabios", "ovmf"), default="seabios")
-    parser.add_argument("--runs", default="ABCDE", help="which runs (default: %(default)s)")
+    parser.add_argument("--runs", default=",".join(RUN_NAMES),
+                        help="comma-separated runs (default: all: %(default)s)")  # fmt: skip
+    parser.add_argument("--results", type=Path, default=REPO / "bench/results",
+                        help="where the JSON result goes (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--plot", type=Path, default=REPO / "docs/performance-discovery.svg",
+                        help="the discovery plot (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--compare", nargs=2, type=Path, metavar=("OLD", "NEW"),
+                        help="print two result files side by side and exit")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.compare:
+        print(compare(*args.compare))
+        return 0
+    wanted = [name for name in args.runs.split(",") if name]
+    unknown = [name for name in wanted if name not in RUN_NAMES]
+    if unknown:
+        parser.error(f"unknown runs: {', '.join(unknown)} (known: {', '.join(RUN_NAMES)})")
     out: Path = args.out
     if not prepare(out, firmware=args.firmware, no_build=args.no_build,
                    needs="initramfs.cpio.zst"):  # fmt: skip
@@ -414,24 +547,79 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("bench: building the disks", flush=True)
     targets: Targets = build_targets(work / "targets", out)
     demo = disks.build_demo_disks(work / "demo", out)
-    one = disks.build_many_partitions_disk(work / "parts-1.img", 1, targets)
-    many = disks.build_many_partitions_disk(work / "parts-64.img", 64, targets)
 
     bench = Bench(out, work, args.firmware)
     load_before = _load()
-    plan = {
-        "A": lambda: bench.bootmenu("A", demo),
-        "B": lambda: bench.shell("B", demo),
-        "C": lambda: bench.bootmenu("C", [one]),
-        "D": lambda: bench.bootmenu("D", [many]),
-        "E": lambda: bench.menu("E", demo),
-    }
-    if manifest.get("default_mode") != "menu":
-        del plan["E"]
-    runs = {name: plan[name]() for name in plan if name in args.runs.upper()}
+
+    def run_one(name: str) -> Run:
+        if name in ("menu", "auto", "shell"):
+            return {"menu": bench.menu, "auto": bench.bootmenu, "shell": bench.shell}[name](
+                name, demo
+            )
+        kind, _, arg = name.partition("-")
+        image = work / f"{name}.img"
+        if kind == "parts":
+            images = [disks.build_many_partitions_disk(image, int(arg), targets)]
+        elif kind == "disks":
+            count, each = DISKS_X_PARTS
+            one = disks.build_many_partitions_disk(image, each, targets)
+            images = [one, *(disks.copy_image(one, work / f"{name}-{k}.img")
+                             for k in range(1, count))]  # fmt: skip
+        elif kind == "bls":
+            images = [disks.build_entries_disk(image, int(arg), targets)]
+        else:
+            images = [disks.build_ubuntu_grub_disk(image, int(arg), targets)]
+        return bench.bootmenu(name, images)
+
+    runs: dict[str, Run] = {}
+    efi: dict[str, float] = {}
+    for name in wanted:
+        if name == "efi":
+            efi = efi_runs(out, work)
+        else:
+            runs[name] = run_one(name)
+    sizes = {"initramfs": (out / "initramfs.cpio.zst").stat().st_size / 2**20}
+    result = rows(runs, efi, sizes)
+    load = (load_before, _load())
+    header = (
+        f"{time.strftime('%Y-%m-%d %H:%M')}; {platform.node()}, {cpu_model()}, "
+        f"{os.cpu_count()} cores; QEMU -accel {accel()}, -cpu max, 2 vCPUs, 1 GiB, "
+        f"{args.firmware.upper()} (the EFI row: OVMF, 2 GiB); guest kernel "
+        f"{manifest.get('kernel_version')}; load average before / after: {load[0]} / {load[1]}"
+    )
     print()
-    print(report(runs, manifest, args.firmware, (load_before, _load())))
-    return 0
+    print(header)
+    print()
+    print(table(result))
+    print()
+    print(details(runs))
+    args.results.mkdir(parents=True, exist_ok=True)
+    path = args.results / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps({
+        "header": header, "rows": [r.as_json() for r in result],
+        "runs": {n: {"phases": r.phases, "kexec": r.kexec, "hwm_kib": r.hwm_kib}
+                 for n, r in runs.items()},
+        "efi": efi, "series": series(runs), "sizes": manifest.get("sizes"),
+    }, indent=1) + "\n")  # fmt: skip
+    print(f"\nbench: results in {path}")
+    data = series(runs)
+    if any(data.values()):
+        args.plot.write_text(svg_plot(data, header.split(";")[0] + ", bench/bench.py"))
+        print(f"bench: plot in {args.plot}")
+    return 0 if all(r.verdict != "FAIL" for r in result) else 3
+
+
+def efi_runs(out: Path, work: Path) -> dict[str, float]:
+    """Enter → leaving Linux on each EFI route (bench/efi_handoff.py's runs, OVMF)."""
+    from bench.efi_handoff import one_run
+
+    efi_dir = work / "efi"
+    efi_dir.mkdir(parents=True, exist_ok=True)
+    found: dict[str, float] = {}
+    for route in ("payload", "bootnext"):
+        print(f"bench: run efi: {route}", flush=True)
+        found[route] = one_run(out / "bootmenu.efi", efi_dir, route).left_linux
+    return found
 
 
 if __name__ == "__main__":

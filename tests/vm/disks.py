@@ -441,3 +441,89 @@ def copy_image(source: Path, target: Path) -> Path:
     """A private copy of a disk image (sparse where the file system allows)."""
     _run(["cp", "--sparse=always", "--reflink=auto", source, target])
     return target
+
+
+def _linked(tree: Path, names: Sequence[str], source: Path) -> None:
+    """``source`` under each of ``names`` in ``tree``, as hard links of one copy (mkfs.ext4 -d
+    keeps them: one inode, so the image stays small while every name is a file of its own)."""
+    first: Path | None = None
+    for name in names:
+        target = tree / name.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if first is None:
+            shutil.copyfile(source, target)
+            first = target
+        else:
+            os.link(first, target)
+
+
+def build_entries_disk(path: Path, count: int, targets: Targets) -> Path:
+    """A GPT disk with one ext4 partition holding ``count`` BLS entries, each with its own
+    kernel and initrd file (hard links of the target kernel and initrd: every entry's files are
+    read and validated as on a disk with that many kernels); the newest version is the default."""
+    if count < 1:
+        raise ValueError("at least one entry")
+    uuid = "b0075a1d-0000-4000-8000-00000000e100"
+    with tempfile.TemporaryDirectory(prefix="bootmenu-disk-", dir=path.parent) as scratch:
+        tree = Path(scratch) / "tree"
+        (tree / "loader/entries").mkdir(parents=True)
+        versions = [f"6.1.{n}-bench" for n in range(1, count + 1)]
+        _linked(tree, [f"/vmlinuz-{v}" for v in versions], targets.vmlinuz)
+        _linked(tree, [f"/initrd.img-{v}" for v in versions], targets.initrd)
+        for n, version in enumerate(versions, 1):
+            entry = BlsEntry(f"bench-{n}.conf", f"Bench entry {n}", version,
+                             f"/vmlinuz-{version}", _options(f"entry{n}"))  # fmt: skip
+            (tree / "loader/entries" / entry.file).write_text(
+                _bls_text(entry).replace(f"/initrd.img-{KERNEL_VERSION}", f"/initrd.img-{version}")
+            )
+        image = make_ext4(Path(scratch) / "p1.img", tree, 32, label="entries", uuid=uuid)
+        assemble_gpt(path, [Partition(image, LINUX_FS_TYPE, uuid, "entries")],
+                     disk_guid="b0075a1d-0000-4000-8000-00000000e1e1")  # fmt: skip
+    return path
+
+
+# Ubuntu 22.04's grub.cfg as grub-mkconfig wrote it (tests/fixtures), its 10_linux part made for
+# any number of kernels.
+_UBUNTU_GRUB_CFG: Final = (
+    Path(__file__).resolve().parents[1] / "fixtures/grub/ubuntu2204/ubuntu-root/boot/grub/grub.cfg"
+)
+_UBUNTU_UUID: Final = "c1f0e7a2-3b4c-4d5e-8f9a-0b1c2d3e4f50"
+_UBUNTU_VERSION: Final = "5.15.0-91-generic"
+
+
+def ubuntu_grub_cfg(versions: Sequence[str], fs_uuid: str) -> str:
+    """Ubuntu 22.04's generated grub.cfg for ``versions`` (newest first): the 'Ubuntu' entry
+    for the newest, and the 'Advanced options' submenu with a normal and a recovery entry for
+    each; command lines that the target kernel prints on the serial console."""
+    lines = _UBUNTU_GRUB_CFG.read_text().splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith("submenu 'Advanced"))
+    end = next(i for i in range(start, len(lines)) if lines[i] == "}\n")
+    first = next(i for i in range(start + 1, end) if "(recovery mode)" in lines[i])
+    # One kernel's pair: its entry and its recovery entry, up to the recovery entry's brace.
+    rec_end = next(i for i in range(first, end) if lines[i] == "\t}\n")
+    block = "".join(lines[start + 1 : rec_end + 1])
+    head = "".join(lines[: start + 1])
+    tail = "".join(lines[end:])
+    text = head.replace(_UBUNTU_VERSION, versions[0])
+    text += "".join(block.replace(_UBUNTU_VERSION, v) for v in versions) + tail
+    text = text.replace(_UBUNTU_UUID, fs_uuid)
+    return text.replace("quiet splash $vt_handoff", "console=ttyS0 quiet bm.entry=grub").replace(
+        "recovery nomodeset dis_ucode_ldr", "console=ttyS0 recovery bm.entry=grub-recovery"
+    )
+
+
+def build_ubuntu_grub_disk(path: Path, kernels: int, targets: Targets) -> Path:
+    """A GPT disk with one ext4 partition laid out as Ubuntu's root (/boot/grub/grub.cfg and
+    /boot/vmlinuz-*, /boot/initrd.img-*) with ``kernels`` kernels (hard links of the target's)."""
+    uuid = "b0075a1d-0000-4000-8000-00000000c0c0"
+    versions = [f"5.15.0-{100 + n}-generic" for n in range(kernels, 0, -1)]
+    with tempfile.TemporaryDirectory(prefix="bootmenu-disk-", dir=path.parent) as scratch:
+        tree = Path(scratch) / "tree"
+        (tree / "boot/grub").mkdir(parents=True)
+        (tree / "boot/grub/grub.cfg").write_text(ubuntu_grub_cfg(versions, uuid))
+        _linked(tree, [f"/boot/vmlinuz-{v}" for v in versions], targets.vmlinuz)
+        _linked(tree, [f"/boot/initrd.img-{v}" for v in versions], targets.initrd)
+        image = make_ext4(Path(scratch) / "p1.img", tree, 32, label="ubuntu", uuid=uuid)
+        assemble_gpt(path, [Partition(image, LINUX_FS_TYPE, uuid, "ubuntu")],
+                     disk_guid="b0075a1d-0000-4000-8000-00000000c0c1")  # fmt: skip
+    return path
