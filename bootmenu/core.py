@@ -112,7 +112,8 @@ class Progress:
 
     ``step`` is ``"read"`` (the files are read and checked: ``done`` of ``total`` bytes),
     ``"plan"`` (checked; ``plan`` is set), ``"hooks"``, ``"load"`` (the checked bytes loaded;
-    ``done`` of ``total`` bytes when an older plan's files are read again) or ``"jump"``.  ``message`` says it in words.
+    ``done`` of ``total`` bytes when an older plan's files are read again) or ``"jump"``.
+    ``message`` says it in words.
     """
 
     step: str
