@@ -24,6 +24,12 @@ its binary, and says where that comes from:
 - iPXE: an ``.sbat`` entry for ``ipxe``, or its banner texts "iPXE" and "ipxe.org".
 - UKI: a ``.linux`` section (see :mod:`efi.uki`); a Linux kernel: the x86 "HdrS" boot header, the
   arm64/RISC-V Image header magic, or the EFI zboot "zimg" header.
+
+An image with the x86 boot header says what it is in that header's ``kernel_version`` string:
+Linux writes ``UTS_RELEASE " (" LINUX_COMPILE_BY "@" LINUX_COMPILE_HOST ") " UTS_VERSION``
+(arch/x86/boot/version.c; Debian's: "6.1.0-57-amd64 (debian-kernel@lists.debian.org) #1 SMP
+…"), memtest86+ 6 its banner ("Memtest86+ v6.10" in Debian's memtest86+ 6.10).  Either one
+answers without searching the image; only a header without such a string is searched.
 """
 
 from __future__ import annotations
@@ -47,6 +53,12 @@ SYSTEMD_STUB_MAGIC: Final = b"#### LoaderInfo: systemd-stub "
 SYSTEMD_BOOT_UTF16: Final = re.compile(re.escape("systemd-boot ".encode("utf-16-le")) + rb"[0-9]\0")
 
 MEMTEST_BANNER: Final = re.compile(rb"Memtest86\+ v[0-9]")
+# The x86 boot header: "HdrS" at 0x202, the protocol version at 0x206, kernel_version (the
+# string's offset minus 0x200, 0 for none; protocol >= 2.00) at 0x20E.
+BOOT_HEADER_MAGIC: Final = (0x202, b"HdrS")
+KERNEL_VERSION_FIELD: Final = 0x20E
+KERNEL_VERSION_MAX: Final = 256
+LINUX_VERSION_STRING: Final = re.compile(rb"[0-9]+\.[0-9]+\S* \([^()\s]*@[^()\s]*\) #[0-9]")
 IPXE_MARKERS: Final = (b"iPXE", b"ipxe.org")
 
 # Linux kernel image headers: arm64 Image "ARM\x64" at 0x38 (Documentation/arch/arm64/booting),
@@ -95,11 +107,33 @@ def identify(data: bytes, image: PeImage) -> str | None:
 
 def _linux_like(data: bytes, sbat: set[str]) -> str:
     """memtest86+, iPXE or a Linux kernel: the loaders with a Linux boot header."""
+    version = boot_header_version(data)
+    if version is not None and LINUX_VERSION_STRING.match(version):
+        return "linux"
+    if version is not None and MEMTEST_BANNER.match(version):
+        return "memtest86+"
     if "memtest86+" in sbat or MEMTEST_BANNER.search(data):
         return "memtest86+"
     if "ipxe" in sbat or all(marker in data for marker in IPXE_MARKERS):
         return "ipxe"
     return "linux"
+
+
+def boot_header_version(data: bytes) -> bytes | None:
+    """The x86 boot header's ``kernel_version`` string (up to its NUL), or None when the image
+    has no such header or the field is empty or points outside the image."""
+    offset, magic = BOOT_HEADER_MAGIC
+    if data[offset : offset + len(magic)] != magic or len(data) < KERNEL_VERSION_FIELD + 2:
+        return None
+    if int.from_bytes(data[0x206:0x208], "little") < 0x200:
+        return None
+    pointer = int.from_bytes(data[KERNEL_VERSION_FIELD : KERNEL_VERSION_FIELD + 2], "little")
+    if pointer == 0 or 0x200 + pointer >= len(data):
+        return None
+    start = 0x200 + pointer
+    text = data[start : start + KERNEL_VERSION_MAX]
+    end = text.find(b"\0")
+    return text if end < 0 else text[:end]
 
 
 def _is_windows_boot_manager(image: PeImage) -> bool:

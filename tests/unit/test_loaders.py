@@ -69,6 +69,49 @@ def test_linux_header_makes_linux() -> None:
     assert identify(bytes(data)) == "linux"
 
 
+def _with_boot_header(version: bytes, body: bytes = b"") -> bytes:
+    """hello-x64.efi with an x86 boot header (protocol 2.15) whose kernel_version string is
+    ``version`` and ``body`` after the image (where hello-x64.efi's DOS stub is too small)."""
+    data = bytearray(fixture("hello-x64.efi"))
+    data[0x202:0x206] = b"HdrS"
+    data[0x206:0x208] = (0x20F).to_bytes(2, "little")
+    data[0x20E:0x210] = (len(data) - 0x200).to_bytes(2, "little")
+    return bytes(data) + version + b"\0" + body
+
+
+DEBIAN_VERSION = b"6.1.0-57-amd64 (debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC Debian"
+
+
+def test_linux_version_in_the_boot_header_decides_without_searching_the_image() -> None:
+    """A kernel whose header names a Linux version is Linux, whatever texts its data holds (the
+    image is not searched: that search was most of the time a disk's kernels took to check)."""
+    body = b"iPXE\0http://ipxe.org\0Memtest86+ v6.10\0"
+    assert loaders.boot_header_version(_with_boot_header(DEBIAN_VERSION)) == DEBIAN_VERSION
+    assert identify(_with_boot_header(DEBIAN_VERSION, body)) == "linux"
+
+
+def test_memtest_banner_in_the_boot_header_makes_memtest() -> None:
+    assert identify(_with_boot_header(b"Memtest86+ v6.10")) == "memtest86+"
+
+
+@pytest.mark.parametrize(
+    "version",
+    [b"", b"6.1.0 built by someone", b"Linux 6.1 (a@b)", b"6.1.0-57-amd64 (debian-kernel) #1"],
+)
+def test_a_header_without_a_linux_version_is_still_searched(version: bytes) -> None:
+    body = b"iPXE\0http://ipxe.org\0"
+    assert identify(_with_boot_header(version, body)) == "ipxe"
+    assert identify(_with_boot_header(version)) == "linux"
+
+
+def test_kernel_version_pointing_outside_the_image_is_none() -> None:
+    data = bytearray(_with_boot_header(DEBIAN_VERSION))
+    data[0x20E:0x210] = (0xFFFF).to_bytes(2, "little")
+    assert loaders.boot_header_version(bytes(data)) is None
+    data[0x206:0x208] = (0x1FF).to_bytes(2, "little")  # protocol < 2.00: no such field
+    assert loaders.boot_header_version(bytes(data)) is None
+
+
 def test_arm64_image_header_makes_linux() -> None:
     """hello-x64.efi with the arm64 Image magic "ARM\\x64" at 0x38, as arm64 EFI kernels have."""
     data = bytearray(fixture("hello-x64.efi"))
