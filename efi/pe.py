@@ -185,8 +185,13 @@ class _PeFromBytes(pefile.PE):  # type: ignore[misc]
         pass
 
 
-def parse_pe(data: bytes) -> PeImage:
-    """Describe a PE image.  Raises :class:`FormatError` if ``data`` is not a PE file at all."""
+def parse_pe(data: bytes, *, total_size: int | None = None) -> PeImage:
+    """Describe a PE image.  Raises :class:`FormatError` if ``data`` is not a PE file at all.
+
+    ``data`` may be only the file's head, with ``total_size`` its size: the headers and the
+    section table must be in it; what lies beyond it (the certificate table, an ``.sbat``
+    section) is checked against the size only, and ``signed`` then means that the image has
+    a certificate table inside the file, not that its entries were read."""
     if len(data) < DOS_HEADER_SIZE or not data.startswith(MZ_MAGIC):
         raise FormatError("not a PE image: no MZ header", what="pe", offset=0)
     (e_lfanew,) = struct.unpack_from("<I", data, E_LFANEW_OFFSET)
@@ -201,7 +206,7 @@ def parse_pe(data: bytes) -> PeImage:
     except Exception as err:  # pefile lets struct/index/value errors escape on garbage
         raise FormatError(f"not a PE image: {err}", what="pe") from None
     try:
-        return _describe(pe, data)
+        return _describe(pe, data, len(data) if total_size is None else total_size)
     except FormatError:
         raise
     except Exception as err:
@@ -213,8 +218,7 @@ def parse_pe(data: bytes) -> PeImage:
         pe.__data__ = b""
 
 
-def _describe(pe: Any, data: bytes) -> PeImage:
-    size = len(data)
+def _describe(pe: Any, data: bytes, size: int) -> PeImage:
     problems: list[str] = []
     file_header = pe.FILE_HEADER
     optional = getattr(pe, "OPTIONAL_HEADER", None)
@@ -248,8 +252,8 @@ def _describe(pe: Any, data: bytes) -> PeImage:
     entry_point = int(optional.AddressOfEntryPoint)
     _check_layout(sections, size, size_of_image, entry_point, problems)
 
-    signed = _check_certificates(pe, data, problems)
-    sbat = _sbat(data, sections, problems)
+    signed = _check_certificates(pe, data, size, problems)
+    sbat = _sbat(data, size, sections, problems)
     version_info = _version_info(pe)
 
     return PeImage(
@@ -341,8 +345,9 @@ def _check_layout(
         problems.append(f"entry point {entry_point:#x} is outside every section")
 
 
-def _check_certificates(pe: Any, data: bytes, problems: list[str]) -> bool:
-    """Whether the image carries a well-formed Authenticode certificate table."""
+def _check_certificates(pe: Any, data: bytes, size: int, problems: list[str]) -> bool:
+    """Whether the image carries a well-formed Authenticode certificate table (of a file of
+    ``size`` bytes; one beyond ``data``, the part read, is only placed, not read)."""
     directories = pe.OPTIONAL_HEADER.DATA_DIRECTORY
     if len(directories) <= IMAGE_DIRECTORY_ENTRY_SECURITY:
         return False
@@ -355,12 +360,14 @@ def _check_certificates(pe: Any, data: bytes, problems: list[str]) -> bool:
     if offset == 0 or length < WIN_CERTIFICATE_HEADER.size:
         problems.append(f"certificate table at {offset:#x} ({length} bytes) is not valid")
         return False
-    if end > len(data):
+    if end > size:
         problems.append(
             f"certificate table at {offset:#x}-{end:#x} extends past the end of the file "
-            f"({len(data):#x} bytes)"
+            f"({size:#x} bytes)"
         )
         return False
+    if end > len(data):
+        return True  # not read: the whole file's check reads it
     signatures = 0
     pos = offset
     while pos + WIN_CERTIFICATE_HEADER.size <= end:
@@ -399,11 +406,13 @@ def section_data(data: bytes, image: PeImage, name: str) -> bytes | None:
     return data[section.raw_offset : section.raw_offset + length]
 
 
-def _sbat(data: bytes, sections: list[PeSection], problems: list[str]) -> str | None:
+def _sbat(data: bytes, size: int, sections: list[PeSection], problems: list[str]) -> str | None:
     section = next((s for s in sections if s.name == ".sbat"), None)
     if section is None:
         return None
     length = min(section.raw_size, section.virtual_size or section.raw_size)
+    if section.raw_offset + length > len(data) < size:
+        return None  # beyond the part read: the whole file's check reads it
     raw = data[section.raw_offset : section.raw_offset + length].split(b"\0", 1)[0]
     try:
         return raw.decode("utf-8")

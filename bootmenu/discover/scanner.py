@@ -648,7 +648,7 @@ class Scanner:
             result = f"{path}: the filesystem {root} is not available"
         else:
             try:
-                result = inspect_file(reader, path, expect=expect, host_arch=self.host)
+                result = inspect_file(reader, path, expect=expect, host_arch=self.host, quick=True)
             except PathError as e:
                 result = str(e)
         self._image_cache[key] = result

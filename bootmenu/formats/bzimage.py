@@ -227,15 +227,19 @@ def parse_setup_header(data: bytes) -> SetupHeader:
     )
 
 
-def kexec_file_load_refusal(data: bytes, header: SetupHeader) -> str | None:
+def kexec_file_load_refusal(
+    data: bytes, header: SetupHeader, *, total_size: int | None = None
+) -> str | None:
     """Why Linux's ``kexec_file_load`` on x86_64 would refuse this image, or None if it would not.
 
     These are the static checks of ``bzImage64_probe()`` and ``bzImage64_load()``, in order.
     The two checks that depend on the running machine (32-bit EFI firmware, 5-level paging)
-    are left to the caller; see ``details["supports_5level_paging"]``.
+    are left to the caller; see ``details["supports_5level_paging"]``.  ``total_size`` is the
+    file's size when ``data`` is only its head.
     """
-    if len(data) < KEXEC_MIN_LENGTH:
-        return f"the file is too short to be a bzImage ({len(data)} bytes)"
+    size = len(data) if total_size is None else total_size
+    if size < KEXEC_MIN_LENGTH:
+        return f"the file is too short to be a bzImage ({size} bytes)"
     if header.boot_flag != BOOT_FLAG:
         return "there is no x86 boot sector (boot flag 0xAA55 missing)"
     if header.version_number < KEXEC64_MIN_VERSION:
@@ -246,12 +250,12 @@ def kexec_file_load_refusal(data: bytes, header: SetupHeader) -> str | None:
         return "it has no 64-bit entry point (XLF_KERNEL_64 is not set)"
     if not header.xloadflags & XLF_CAN_BE_LOADED_ABOVE_4G:
         return "it cannot be loaded above 4 GiB (XLF_CAN_BE_LOADED_ABOVE_4G is not set)"
-    if len(data) < header.setup_size:
+    if size < header.setup_size:
         return "the bzImage is truncated"
     return None
 
 
-def _problems(data: bytes, header: SetupHeader) -> list[str]:
+def _problems(size: int, header: SetupHeader) -> list[str]:
     problems: list[str] = []
     if header.boot_flag != BOOT_FLAG:
         problems.append(
@@ -265,24 +269,27 @@ def _problems(data: bytes, header: SetupHeader) -> list[str]:
             f"the kernel uses boot protocol {header.version_string}; "
             "kexec on x86_64 needs 2.12 or later (Linux 3.8 and newer)"
         )
-    if len(data) < header.setup_size:
+    if size < header.setup_size:
         problems.append(
-            f"the kernel file is truncated: it is {len(data)} bytes long but its setup code "
+            f"the kernel file is truncated: it is {size} bytes long but its setup code "
             f"alone takes {header.setup_size} bytes"
         )
-    elif header.syssize and len(data) + SYSSIZE_SLACK < header.setup_size + header.kernel_size:
+    elif header.syssize and size + SYSSIZE_SLACK < header.setup_size + header.kernel_size:
         problems.append(
-            f"the kernel file is truncated: it is {len(data)} bytes long but its header "
+            f"the kernel file is truncated: it is {size} bytes long but its header "
             f"says {header.setup_size + header.kernel_size} bytes"
         )
     return problems
 
 
-def inspect_bzimage(data: bytes) -> ImageInfo:
+def inspect_bzimage(data: bytes, *, total_size: int | None = None) -> ImageInfo:
     """Validate a bzImage and describe it for ``bootmenu inspect``.
 
-    Raises :class:`FormatError` when ``data`` has no readable setup header at all.
+    ``data`` may be only the file's head (the setup code and header are at its start) with
+    ``total_size`` its size.  Raises :class:`FormatError` when ``data`` has no readable setup
+    header at all.
     """
+    size = len(data) if total_size is None else total_size
     header = parse_setup_header(data)
     has_xloadflags = header.version_number >= 0x020C
     if not has_xloadflags:
@@ -291,7 +298,7 @@ def inspect_bzimage(data: bytes) -> ImageInfo:
         architecture = "x86_64"
     else:
         architecture = "i386"
-    refusal = kexec_file_load_refusal(data, header)
+    refusal = kexec_file_load_refusal(data, header, total_size=size)
     details: dict[str, Any] = {
         "protocol": header.version_string,
         "kernel_version": header.kernel_version,
@@ -327,6 +334,6 @@ def inspect_bzimage(data: bytes) -> ImageInfo:
         kind="linux",
         architecture=architecture,
         signed=None,
-        problems=tuple(_problems(data, header)),
+        problems=tuple(_problems(size, header)),
         details=details,
     )
