@@ -9,13 +9,21 @@ also needs (size, removable, partitions, loop backing file, driver) are given pe
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bootmenu.discover.devices import classify, find_mount, matches, natural_key, udev_decode
+from bootmenu.discover.devices import (
+    UDEV_PROPERTIES,
+    classify,
+    find_mount,
+    matches,
+    natural_key,
+    udev_decode,
+)
 from bootmenu.model import Device, DeviceKind, DeviceState
 from bootmenu.system.mounts import MountInfo, parse_mountinfo
 
@@ -444,3 +452,32 @@ def test_only_the_listed_filesystem_types_are_mounted_from_removable_media() -> 
     )
     assert esp.state is DeviceState.USABLE
     assert classify(udev("usb-btrfs"), disk="/dev/sdd", size=MIB).state is DeviceState.USABLE
+
+
+class _Recording(Mapping[str, str]):
+    """udev properties that remember which keys were asked for."""
+
+    def __init__(self, props: dict[str, str]) -> None:
+        self.props = props
+        self.asked: set[str] = set()
+
+    def __getitem__(self, key: str) -> str:
+        self.asked.add(key)
+        return self.props[key]
+
+    def __iter__(self) -> Iterator[str]:
+        raise AssertionError("classify must not walk every property: it gets UDEV_PROPERTIES")
+
+    def __len__(self) -> int:
+        return len(self.props)
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in FIXTURES.glob("*.txt")))
+@pytest.mark.parametrize("removable", [False, True])
+def test_classify_reads_only_the_properties_discovery_fetches(name: str, removable: bool) -> None:
+    """Discovery fetches only UDEV_PROPERTIES from udev (one call each, not a walk over all
+    of a device's properties): a key classify() read that is not in that list would always be
+    missing on a real machine while every test with full dumps passed."""
+    props = _Recording(udev(name))
+    classify(props, sys_path=sys_path(name), size=20 * MIB, removable=removable)
+    assert props.asked <= set(UDEV_PROPERTIES), props.asked - set(UDEV_PROPERTIES)
