@@ -286,3 +286,40 @@ def test_goes_on_with_a_warning_when_udev_is_never_started(tmp_path: Path) -> No
     discovery._wait_udev_ready(str(tmp_path / "never"))
     assert len(discovery._warnings) == 1
     assert "udev was not started within 5 s" in discovery._warnings[0]
+
+
+def test_changes_while_a_snapshot_is_published_are_folded_into_one_more(tmp_path: Path) -> None:
+    """Ten scans end while the menu is still taking the previous snapshot: they give one more
+    snapshot (built after the menu returns, with all ten), not ten; and the last change is
+    never lost."""
+    taking = threading.Event()
+    release = threading.Event()
+    seen: list[int] = []
+
+    def on_change(snapshot: Snapshot) -> None:
+        seen.append(snapshot.generation)
+        if len(seen) == 1:
+            taking.set()
+            release.wait(10)
+
+    discovery = Discovery(
+        mounter=None,  # type: ignore[arg-type]
+        on_change=on_change,
+        udev_queue=str(tmp_path / "queue"),
+        usb_storage_delay=str(tmp_path / "delay_use"),
+    )
+    first = threading.Thread(target=discovery._publish)
+    first.start()
+    assert taking.wait(10)
+    others = [threading.Thread(target=discovery._publish) for _ in range(10)]
+    for t in others:
+        t.start()
+    for t in others:
+        t.join(0.5)  # at once: they leave the building to the thread publishing now
+    assert seen == [1]
+    release.set()
+    first.join(10)
+    for t in others:
+        t.join(10)
+    assert seen == [1, 2]
+    assert discovery.snapshot().generation == 2
