@@ -14,7 +14,8 @@ one QEMU machine per run (SeaBIOS, the built kernel and initramfs):
 - ``parts-1|8|32|64``: one GPT disk with that many partitions (ext4 and FAT, a BLS entry each);
   ``disks-16x4``: 16 such disks of 4 partitions; ``bls-1|10|100``: one filesystem with that many
   BLS entries, each with its own kernel and initrd file; ``grub-40``: Ubuntu 22.04's generated
-  grub.cfg with 40 kernels (81 entries): discovery = bootmenu's Python running → the decision;
+  grub.cfg with 40 kernels (81 entries): discovery = bootmenu's phase start (its core
+  imported, discovery begins) → the decision;
 - ``efi``: bench/efi_handoff.py's two runs (OVMF): Enter → leaving Linux through the UEFI
   payload and through BootNext.
 
