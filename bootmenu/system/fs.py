@@ -39,12 +39,16 @@ class VolumeReader:
     def __init__(self, volume: Volume):
         self.volume = volume
         self.base = volume.path
+        # On FAT: a directory's names by their case-folded form, listed once per reader (a
+        # reader lives for one scan of a read-only filesystem; a scan looks for some 35 names
+        # that mostly are not there, and listed the directory again for each).
+        self._folded: dict[str, dict[str, str]] = {}
 
-    def _lookup(self, directory: Path, name: str) -> str | None:
-        """The real name of ``name`` in ``directory`` (case-insensitive on FAT), or None."""
+    def _lookup(self, directory: str, name: str) -> tuple[str, os.stat_result | None] | None:
+        """The real name of ``name`` in ``directory`` (case-insensitive on FAT) with its lstat
+        result when the exact name was found, or None when there is no such entry."""
         try:
-            os.lstat(directory / name)
-            return name
+            return name, os.lstat(os.path.join(directory, name))
         except FileNotFoundError:
             pass
         except NotADirectoryError:
@@ -55,15 +59,18 @@ class VolumeReader:
             raise PathError(f"{name!r}: not a valid file name ({e})", path=name) from e
         if not self.volume.case_insensitive:
             return None
-        folded = name.casefold()
-        try:
-            candidates = sorted(os.listdir(directory))
-        except OSError:
-            return None
-        for candidate in candidates:
-            if candidate.casefold() == folded:
-                return candidate
-        return None
+        names = self._folded.get(directory)
+        if names is None:
+            try:
+                candidates = sorted(os.listdir(directory))
+            except OSError:
+                return None
+            names = {}
+            for candidate in candidates:
+                names.setdefault(candidate.casefold(), candidate)  # the first in sorted order
+            self._folded[directory] = names
+        real = names.get(name.casefold())
+        return None if real is None else (real, None)
 
     def resolve(self, path: str) -> Path:
         """The host path of ``path`` inside the volume.
@@ -78,10 +85,14 @@ class VolumeReader:
             shown = shown.replace("\0", "\\0")
             raise PathError(f"{shown}: the path contains a NUL byte", path=shown)
         todo = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
+        todo.reverse()  # popped from the end
         done: list[str] = []
+        # Plain strings, not pathlib: a scan resolves some 35 paths per filesystem, and
+        # pathlib's joins were most of the scanner's time.
+        base = os.fspath(self.base)
         hops = 0
         while todo:
-            part = todo.pop(0)
+            part = todo.pop()
             if part == "..":
                 if not done:
                     raise PathError(
@@ -90,13 +101,15 @@ class VolumeReader:
                     )
                 done.pop()
                 continue
-            directory = self.base.joinpath(*done)
-            real = self._lookup(directory, part)
-            if real is None:
+            directory = os.path.join(base, *done)
+            found = self._lookup(directory, part)
+            if found is None:
                 raise PathError(f"{shown}: no such file on {self.volume.name}", path=shown)
-            full = directory / real
+            real, st = found
+            full = os.path.join(directory, real)
             try:
-                st = os.lstat(full)
+                if st is None:
+                    st = os.lstat(full)
                 target = os.readlink(full) if stat.S_ISLNK(st.st_mode) else ""
             except OSError as e:
                 raise PathError(f"{shown}: {e.strerror}", path=shown) from e
@@ -109,7 +122,7 @@ class VolumeReader:
                     # An absolute link means the volume's own root (as the OS installed on it
                     # would see it); it never means our host's root.
                     done = []
-                todo = target_parts + todo
+                todo.extend(reversed(target_parts))
                 continue
             if todo and not stat.S_ISDIR(st.st_mode):
                 raise PathError(

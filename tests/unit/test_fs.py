@@ -56,6 +56,35 @@ def test_fat_is_case_insensitive(tree: Path) -> None:
     assert reader(tree, "vfat").read("\\EFI\\Boot\\BootX64.efi") == b"MZ loader"
 
 
+def test_fat_lists_each_directory_once_per_reader(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scan looks for many names that are not there; on FAT each miss listed the directory
+    again. One reader (one scan of a read-only filesystem) lists a directory once."""
+    listed: list[str] = []
+    real_listdir = os.listdir
+
+    def counting(path: str) -> list[str]:
+        listed.append(os.fspath(path))
+        return real_listdir(path)
+
+    monkeypatch.setattr(os, "listdir", counting)
+    fat = reader(tree, "vfat")
+    for name in ("/loader/loader.conf", "/LOADER/entries", "/grub/grub.cfg", "/efi/boot/x"):
+        assert not fat.exists(name)
+    assert fat.read("/efi/boot/bootx64.efi") == b"MZ loader"
+    dirs = {os.fspath(tree), os.fspath(tree / "EFI"), os.fspath(tree / "EFI" / "BOOT")}
+    assert sorted(listed) == sorted(dirs)
+
+
+def test_fat_names_that_differ_only_in_case_resolve_to_the_first_sorted(tmp_path: Path) -> None:
+    (tmp_path / "Boot").mkdir()
+    (tmp_path / "boot").mkdir()
+    (tmp_path / "Boot" / "a").write_bytes(b"upper")
+    (tmp_path / "boot" / "a").write_bytes(b"lower")
+    assert reader(tmp_path, "vfat").read("/BOOT/a") == b"upper"
+
+
 def test_ext4_is_case_sensitive(tree: Path) -> None:
     with pytest.raises(PathError, match="no such file on /dev/test"):
         reader(tree).resolve("/efi/boot/bootx64.efi")
