@@ -34,6 +34,13 @@ CHECKOUT = Path(__file__).resolve().parent.parent
 MERGED = {"bin": "usr/bin", "sbin": "usr/sbin", "lib": "usr/lib", "lib64": "usr/lib64"}
 PYTHON_LIB = "usr/lib/python3.11"
 SITE = "usr/lib/python3/dist-packages"  # on Debian's sys.path
+# bootmenu.precompiled's file (its DEFAULT_PATH) and what it is recorded from: the modules the
+# menu, headless boots, the consoles' followers and the hand-offs import.
+PRECOMPILED_FILE = "dataclass-code.marshal"
+PRECOMPILED_MODULES = (
+    "bootmenu.cli", "bootmenu.core", "bootmenu.discover.monitor", "bootmenu.remote",
+    "bootmenu.tui.app", "bootmenu.boot.payload", "elftools.elf.elffile",
+)  # fmt: skip
 ZSTD_LEVEL = 19
 PARTS = ("modules", "python", "python-packages", "bootmenu", "udev", "kmod", "kexec-tools",
          "busybox", "libraries", "payload", "other")  # fmt: skip
@@ -448,6 +455,26 @@ class Builder:
             cwd=stage.root,
         )  # fmt: skip
 
+    def precompile_dataclasses(self, stage: Stage) -> int:
+        """Compile the code ``dataclasses`` generates for what bootmenu's modes import, with
+        the staged Python, into the package (``bootmenu.precompiled``); the number of texts."""
+        loader = stage.path("usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
+        rel = f"{SITE}/bootmenu/{PRECOMPILED_FILE}"
+        code = (
+            "import sys; from pathlib import Path; from bootmenu import precompiled; "
+            "print(precompiled.record(Path(sys.argv[1]), sys.argv[2:]))"
+        )
+        result = run(
+            [loader, "--library-path", stage.path("usr/lib/x86_64-linux-gnu"),
+             stage.path("usr/bin/python3.11"), "-s", "-B", "-c", code, stage.path(rel),
+             *PRECOMPILED_MODULES],
+            env={"PYTHONHOME": str(stage.path("usr")), "PYTHONPATH": str(stage.path(SITE)),
+                 "PYTHONDONTWRITEBYTECODE": "1"},
+            cwd=stage.root, capture=True,
+        )  # fmt: skip
+        stage.parts[rel] = "bootmenu"
+        return int(result.strip().splitlines()[-1])
+
     def archive(self, stage: Stage, path: Path, mtime: int) -> int:
         entries = [
             cpio.Entry.chardev("dev/console", 5, 1, 0o600),
@@ -683,6 +710,8 @@ def build(
             b.step(f"UEFI payload {elf} ({payload_info['size'] / 1e6:.1f} MB) included")
         b.step("smoke test: importing bootmenu with the staged Python")
         b.smoke_test(stage)
+        texts = b.precompile_dataclasses(stage)
+        b.step(f"compiled the code of {texts} dataclass methods (bootmenu.precompiled)")
 
         sizes: dict[str, int] = defaultdict(int)
         for rel, st in stage.files():
