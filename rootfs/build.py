@@ -473,6 +473,19 @@ class Builder:
             cwd=stage.root, capture=True,
         )  # fmt: skip
         stage.parts[rel] = "bootmenu"
+        # And that python -m bootmenu takes it: every method of bootmenu's classes from it.
+        check = (
+            "from bootmenu import precompiled; assert precompiled.install(); import bootmenu.cli, "
+            "bootmenu.core; s = precompiled.stats(); "
+            "assert s['cached'] and not s['compiled'], f'dataclass code not used: {s}'"
+        )
+        run(
+            [loader, "--library-path", stage.path("usr/lib/x86_64-linux-gnu"),
+             stage.path("usr/bin/python3.11"), "-s", "-B", "-c", check],
+            env={"PYTHONHOME": str(stage.path("usr")), "PYTHONPATH": str(stage.path(SITE)),
+                 "PYTHONDONTWRITEBYTECODE": "1"},
+            cwd=stage.root,
+        )  # fmt: skip
         return int(result.strip().splitlines()[-1])
 
     def archive(self, stage: Stage, path: Path, mtime: int) -> int:
