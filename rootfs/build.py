@@ -438,54 +438,48 @@ class Builder:
 
     # -- checks, archive, outputs --------------------------------------------------------------
 
-    def smoke_test(self, stage: Stage) -> None:
-        """Import what bootmenu needs with the staged Python, its libraries and bytecode."""
+    @staticmethod
+    def _staged_python(stage: Stage, code: str, *args: str | Path) -> str:
+        """Run ``code`` with the staged Python (through the staged ``ld.so``, its libraries,
+        its standard library and site-packages, bytecode only); its standard output."""
         loader = stage.path("usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
-        code = (
-            "import bootmenu.cli, bootmenu.core, bootmenu.discover.monitor, textual.app, pyudev, "
-            "pefile, elftools.elf.elffile, pdb, ctypes, lzma, bz2, zlib, hashlib, json; "
-            "import sys; assert not any(m.__file__.endswith('.py') for m in "
-            "[bootmenu.cli, textual.app]), 'bytecode not used'"
-        )
-        run(
+        return run(
             [loader, "--library-path", stage.path("usr/lib/x86_64-linux-gnu"),
-             stage.path("usr/bin/python3.11"), "-s", "-B", "-c", code],
+             stage.path("usr/bin/python3.11"), "-s", "-B", "-c", code, *args],
             env={"PYTHONHOME": str(stage.path("usr")), "PYTHONPATH": str(stage.path(SITE)),
                  "PYTHONDONTWRITEBYTECODE": "1"},
             cwd=stage.root,
         )  # fmt: skip
 
+    def smoke_test(self, stage: Stage) -> None:
+        """Import what bootmenu needs with the staged Python, its libraries and bytecode."""
+        self._staged_python(
+            stage,
+            "import bootmenu.cli, bootmenu.core, bootmenu.discover.monitor, textual.app, pyudev, "
+            "pefile, elftools.elf.elffile, pdb, ctypes, lzma, bz2, zlib, hashlib, json; "
+            "import sys; assert not any(m.__file__.endswith('.py') for m in "
+            "[bootmenu.cli, textual.app]), 'bytecode not used'",
+        )
+
     def precompile_dataclasses(self, stage: Stage) -> int:
         """Compile the code ``dataclasses`` generates for what bootmenu's modes import, with
         the staged Python, into the package (``bootmenu.precompiled``); the number of texts."""
-        loader = stage.path("usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
         rel = f"{SITE}/bootmenu/{PRECOMPILED_FILE}"
-        code = (
+        result = self._staged_python(
+            stage,
             "import sys; from pathlib import Path; from bootmenu import precompiled; "
-            "print(precompiled.record(Path(sys.argv[1]), sys.argv[2:]))"
+            "print(precompiled.record(Path(sys.argv[1]), sys.argv[2:]))",
+            stage.path(rel),
+            *PRECOMPILED_MODULES,
         )
-        result = run(
-            [loader, "--library-path", stage.path("usr/lib/x86_64-linux-gnu"),
-             stage.path("usr/bin/python3.11"), "-s", "-B", "-c", code, stage.path(rel),
-             *PRECOMPILED_MODULES],
-            env={"PYTHONHOME": str(stage.path("usr")), "PYTHONPATH": str(stage.path(SITE)),
-                 "PYTHONDONTWRITEBYTECODE": "1"},
-            cwd=stage.root, capture=True,
-        )  # fmt: skip
         stage.parts[rel] = "bootmenu"
         # And that python -m bootmenu takes it: every method of bootmenu's classes from it.
-        check = (
+        self._staged_python(
+            stage,
             "from bootmenu import precompiled; assert precompiled.install(); import bootmenu.cli, "
             "bootmenu.core; s = precompiled.stats(); "
-            "assert s['cached'] and not s['compiled'], f'dataclass code not used: {s}'"
+            "assert s['cached'] and not s['compiled'], f'dataclass code not used: {s}'",
         )
-        run(
-            [loader, "--library-path", stage.path("usr/lib/x86_64-linux-gnu"),
-             stage.path("usr/bin/python3.11"), "-s", "-B", "-c", check],
-            env={"PYTHONHOME": str(stage.path("usr")), "PYTHONPATH": str(stage.path(SITE)),
-                 "PYTHONDONTWRITEBYTECODE": "1"},
-            cwd=stage.root,
-        )  # fmt: skip
         return int(result.strip().splitlines()[-1])
 
     def archive(self, stage: Stage, path: Path, mtime: int) -> int:
