@@ -227,17 +227,14 @@ def parse_setup_header(data: bytes) -> SetupHeader:
     )
 
 
-def kexec_file_load_refusal(
-    data: bytes, header: SetupHeader, *, total_size: int | None = None
-) -> str | None:
-    """Why Linux's ``kexec_file_load`` on x86_64 would refuse this image, or None if it would not.
+def kexec_file_load_refusal(size: int, header: SetupHeader) -> str | None:
+    """Why Linux's ``kexec_file_load`` on x86_64 would refuse an image of ``size`` bytes with
+    this header, or None if it would not.
 
     These are the static checks of ``bzImage64_probe()`` and ``bzImage64_load()``, in order.
     The two checks that depend on the running machine (32-bit EFI firmware, 5-level paging)
-    are left to the caller; see ``details["supports_5level_paging"]``.  ``total_size`` is the
-    file's size when ``data`` is only its head.
+    are left to the caller; see ``details["supports_5level_paging"]``.
     """
-    size = len(data) if total_size is None else total_size
     if size < KEXEC_MIN_LENGTH:
         return f"the file is too short to be a bzImage ({size} bytes)"
     if header.boot_flag != BOOT_FLAG:
@@ -298,7 +295,7 @@ def inspect_bzimage(data: bytes, *, total_size: int | None = None) -> ImageInfo:
         architecture = "x86_64"
     else:
         architecture = "i386"
-    refusal = kexec_file_load_refusal(data, header, total_size=size)
+    refusal = kexec_file_load_refusal(size, header)
     details: dict[str, Any] = {
         "protocol": header.version_string,
         "kernel_version": header.kernel_version,
